@@ -1,0 +1,3 @@
+from attribution_db.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Command line: ``attribution-db migrate|status|rollback|server|url|psql``.
+
+Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
+line on stderr and exit with status 1; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+import psycopg
+from psycopg import sql
+
+from attribution_db import CliError, dburl
+from attribution_db.cluster import DEFAULT_DBNAME, Cluster
+
+
+def ensure_database(cluster: Cluster, dbname: str = DEFAULT_DBNAME) -> None:
+    with dburl.connect(cluster.url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            print(f"created database {dbname}")
+
+
+def target(start: bool = True) -> str:
+    """DATABASE_URL when set; otherwise the embedded cluster (started when ``start``)."""
+    url = dburl.from_env()
+    if url:
+        dburl.parse(url)
+        print(f"target: {dburl.redact(url)} (DATABASE_URL)")
+        return url
+    cluster = Cluster.embedded()
+    if start:
+        if cluster.start():
+            print(f"started the local PostgreSQL on 127.0.0.1:{cluster.port} (data in {cluster.datadir})")
+        ensure_database(cluster)
+    elif not cluster.running():
+        raise CliError("the local PostgreSQL is not running; start it with `make db-start` or `make migrate`")
+    print(f"target: {cluster.url()} (local server)")
+    return cluster.url()
+
+
+def cmd_migrate(args) -> int:
+    from attribution_db.migrate import Migrator
+
+    migrator = Migrator(target())
+    applied = migrator.apply()
+    total = len(migrator.status().applied)
+    if applied:
+        print(f"applied {len(applied)} migration(s); {total} applied in all, none pending")
+    else:
+        print(f"nothing to apply: the database is up to date ({total} migrations applied)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from attribution_db.migrate import Migrator
+
+    state = Migrator(target(start=False)).status()
+    for mid in state.applied:
+        print(f"  applied  {mid}")
+    for mid in state.pending:
+        print(f"  pending  {mid}")
+    print(f"{len(state.applied)} applied, {len(state.pending)} pending")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from attribution_db.migrate import Migrator
+
+    migrator = Migrator(target(start=False))
+    done = migrator.rollback(None if args.all else args.count)
+    if not done:
+        print("nothing to roll back: no migration is applied")
+    else:
+        print(f"rolled back {len(done)} migration(s): {', '.join(done)}")
+    return 0
+
+
+def cmd_server(args) -> int:
+    cluster = Cluster.embedded()
+    if args.action == "start":
+        started = cluster.start()
+        ensure_database(cluster)
+        state = "started" if started else "already running"
+        print(f"local PostgreSQL {state} on 127.0.0.1:{cluster.port}: {cluster.url()}")
+    elif args.action == "stop":
+        print("local PostgreSQL stopped" if cluster.stop() else "local PostgreSQL was not running")
+    else:
+        running = cluster.running()
+        print(f"local PostgreSQL {'running' if running else 'not running'} ({cluster.datadir})")
+        return 0 if running else 3
+    return 0
+
+
+def cmd_url(args) -> int:
+    print(dburl.from_env() or Cluster.embedded().url())
+    return 0
+
+
+def cmd_psql(args) -> int:
+    psql = shutil.which("psql")
+    if not psql:
+        raise CliError("psql not found; install it with `apt-get install postgresql-client-15`")
+    url = dburl.from_env()
+    if not url:
+        cluster = Cluster.embedded()
+        if not cluster.running():
+            raise CliError("the local PostgreSQL is not running; start it with `make db-start`")
+        url = cluster.url()
+    os.execv(psql, [psql, url, *args.psql_args])
+    return 0  # pragma: no cover
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attribution-db", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply every pending migration").set_defaults(func=cmd_migrate)
+    sub.add_parser("status", help="list applied and pending migrations").set_defaults(func=cmd_status)
+    rollback = sub.add_parser("rollback", help="roll back the latest migration(s)")
+    group = rollback.add_mutually_exclusive_group()
+    group.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
+    group.add_argument("--all", action="store_true", help="roll back every applied migration")
+    rollback.set_defaults(func=cmd_rollback)
+    server = sub.add_parser("server", help="manage the local PostgreSQL")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.set_defaults(func=cmd_server)
+    sub.add_parser("url", help="print the database URL in use").set_defaults(func=cmd_url)
+    psql = sub.add_parser("psql", help="open psql on the database in use")
+    psql.set_defaults(func=cmd_psql)  # further arguments go to psql unchanged
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.psql_args = extra
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        print(f"error: database: {dburl.first_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
