@@ -9,12 +9,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+SCALE ?= small
 CLI := $(BIN)/attribution-db
 SQL_DIRS := sql/migrations sql/policies sql/views
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback test check lint-sql fix-sql db-start db-stop db-status psql clean
+.PHONY: help venv migrate status rollback test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +60,17 @@ db-status: $(STAMP) ## say whether the local PostgreSQL is running
 
 psql: $(STAMP) ## open psql on the database in use
 	@$(CLI) psql
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP) ## benchmark query paths, ingestion, refresh (SCALE=small|medium|large, KEEP=1)
+	@$(BIN)/python -m attribution_db.bench run --scale $(SCALE) $(if $(KEEP),--keep)
+	@$(BIN)/python -m attribution_db.bench report
+
+bench-report: $(BENCH_STAMP) ## rewrite docs/performance.md and its plot from bench/results/
+	@$(BIN)/python -m attribution_db.bench report
 
 clean: ## stop the local server and delete .venv and .pg (all local data)
 	@if [ -x $(CLI) ]; then $(CLI) server stop || true; fi

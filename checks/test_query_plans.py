@@ -1,0 +1,70 @@
+"""Every contract query path uses its intended index (plans, never timings).
+
+The database is seeded with the benchmark's small scale (10,000 events over 1,000 skewed
+tenants, every table in proportion, then ANALYZE), the same seeding `make bench` runs. Each
+path of ``attribution_db.bench.paths`` (one definition shared with the benchmark) is
+EXPLAINed as ``app_ro`` with the tenant set, for the largest, the median and the smallest
+tenant; the plan must use the path's index. Paths over the read models are skipped, saying
+so, until the views exist.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from attribution_db.bench import paths as qp
+from attribution_db.bench.run import pick_tenants, refresh_all, tenant_context
+from attribution_db.bench.seed import SCALES, seed
+from checks.conftest import run_cli
+from checks.contract import TABLES
+
+LABELS = ("large", "median", "small")
+
+
+@pytest.fixture(scope="module")
+def seeded(make_database):
+    url = make_database("plans")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        seed(conn, SCALES["small"], log=lambda *_: None)
+        refresh_all(conn)
+        tenants = pick_tenants(conn)
+        anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
+        contexts = {label: tenant_context(conn, t["tenant_id"], anchor, 20) for label, t in tenants.items()}
+    return url, contexts
+
+
+@pytest.mark.parametrize("label", LABELS)
+@pytest.mark.parametrize("path", qp.PATHS, ids=lambda p: p.name)
+def test_path_uses_its_index(seeded, path, label):
+    url, contexts = seeded
+    ctx = contexts[label]
+    with psycopg.connect(url) as conn:
+        missing = qp.missing_objects(conn, path)
+        if missing:
+            pytest.skip(f"not present yet: {', '.join(missing)}")
+        with conn.transaction():
+            qp.as_tenant(conn, ctx["tenant_id"])
+            assert conn.execute("SELECT current_user").fetchone()[0] == "app_ro"
+            plan = qp.explain(conn, path, {"tenant_id": ctx["tenant_id"], **path.params(ctx, 0)})
+    used = qp.plan_indexes(plan)
+    assert set(used) & set(path.accepted), (
+        f"{path.name} for the {label} tenant should use {' or '.join(path.accepted)}, "
+        f"plan uses {used or 'no index'}:\n{qp.plan_summary(plan)}"
+    )
+
+
+def test_every_documented_index_has_a_path_or_a_reason():
+    documented = {name for table in TABLES.values() for name in table.indexes if name.startswith("idx_")}
+    covered = {p.documented for p in qp.PATHS} | {p.index for p in qp.PATHS}
+    uncovered = documented - covered - set(qp.NOT_READ_PATHS)
+    assert not uncovered, f"documented indexes with no query path and no reason: {sorted(uncovered)}"
+    stale = set(qp.NOT_READ_PATHS) - documented
+    assert not stale, f"reasons for indexes that are not documented: {sorted(stale)}"
+
+
+def test_paths_run_under_rls_without_a_tenant_predicate():
+    for path in qp.PATHS:
+        assert "tenant_id =" not in path.sql(), f"{path.name}: the policy, not the query, scopes the tenant"
+        assert "tenant_id = %(tenant_id)s" in path.sql(owner=True)

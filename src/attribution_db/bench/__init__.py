@@ -1,0 +1,1 @@
+"""The performance benchmark (`make bench`): seeding, contract query paths, ingestion, refresh, report."""

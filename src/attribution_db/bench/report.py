@@ -1,0 +1,330 @@
+"""docs/performance.md and its plot, generated from bench/results/<scale>.json."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+from attribution_db import PROJECT_ROOT
+from attribution_db.bench import paths as qp
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+DOC = PROJECT_ROOT / "docs" / "performance.md"
+PLOT = PROJECT_ROOT / "docs" / "performance-p95.png"
+ORDER = ("small", "medium", "large")
+LABELS = ("large", "median", "small")
+
+PAGE_P95_MS = 5.0
+VIEW_P95_MS = 0.5
+RLS_RATIO = 1.10
+INGEST_RATIO = 0.8
+REFRESH_S = 10.0
+
+
+def load() -> list[dict]:
+    found = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
+    return [found[s] for s in ORDER if s in found]
+
+
+def ok(flag: bool | None) -> str:
+    return "n/a" if flag is None else ("**met**" if flag else "**MISSED**")
+
+
+def target_ms(kind: str) -> float | None:
+    return {"page": PAGE_P95_MS, "point": PAGE_P95_MS, "view": VIEW_P95_MS}.get(kind)
+
+
+def measured(entry: dict) -> bool:
+    return not entry.get("skipped") and bool(entry.get("tenants"))
+
+
+def rls_ratios(result: dict) -> list[tuple[str, str, float]]:
+    out = []
+    for name, entry in result["paths"].items():
+        if measured(entry) and entry["kind"] != "aggregate":
+            for label, t in entry["tenants"].items():
+                out.append((name, label, t["interleaved"]["rls_overhead_p50"]))
+    return out
+
+
+def headline(result: dict) -> list[str]:
+    lines = []
+    paths = result["paths"]
+    for kind, limit in (("page/point", PAGE_P95_MS), ("view", VIEW_P95_MS)):
+        kinds = ("page", "point") if kind == "page/point" else ("view",)
+        rows = [
+            (name, label, t["clients"]["1"]["p95_ms"])
+            for name, e in paths.items() if e["kind"] in kinds and measured(e)
+            for label, t in e["tenants"].items()
+        ]  # fmt: skip
+        if not rows:
+            lines.append(f"| {kind} paths p95 ≤ {limit} ms under RLS (1 client) | not measured: objects not present yet | n/a |")
+            continue
+        worst = max(rows, key=lambda r: r[2])
+        lines.append(
+            f"| {kind} paths p95 ≤ {limit} ms under RLS (1 client) | worst {worst[2]:.3f} ms "
+            f"({worst[0]}, {worst[1]} tenant); {sum(r[2] <= limit for r in rows)}/{len(rows)} within | "
+            f"{ok(worst[2] <= limit)} |"
+        )
+    ratios = rls_ratios(result)
+    if ratios:
+        worst = max(ratios, key=lambda r: r[2])
+        med = statistics.median(r[2] for r in ratios)
+        within = sum(r[2] <= RLS_RATIO for r in ratios)
+        lines.append(
+            f"| RLS overhead ≤ {RLS_RATIO:.2f}× explicit WHERE (ratio of medians) | median {med:.2f}×, worst "
+            f"{worst[2]:.2f}× ({worst[0]}, {worst[1]}); {within}/{len(ratios)} within | {ok(worst[2] <= RLS_RATIO)} |"
+        )
+    ing = result.get("ingest", {}).get("ratios")
+    if ing:
+        r = ing["batch_idempotent_vs_plain"]
+        lines.append(f"| batched idempotent ingest ≥ {INGEST_RATIO}× plain INSERT | {r:.2f}× | {ok(r >= INGEST_RATIO)} |")
+    ref = result.get("refresh", {})
+    if ref.get("views"):
+        worst = max(v[m]["max_ms"] for v in ref["views"].values() for m in ("plain", "concurrently")) / 1000
+        lines.append(f"| both views refreshed ≤ {REFRESH_S:.0f} s | slowest refresh {worst:.2f} s | {ok(worst <= REFRESH_S)} |")
+    else:
+        lines.append(f"| both views refreshed ≤ {REFRESH_S:.0f} s | not measured: views not present yet | n/a |")
+    return lines
+
+
+def path_table(name: str, results: list[dict]) -> list[str]:
+    path = qp.BY_NAME[name]
+    limit = target_ms(path.kind)
+    target = f"p95 ≤ {limit} ms under RLS" if limit else "none (aggregate: cost and growth reported)"
+    lines = [
+        f"### {path.title} (`{name}`)",
+        "",
+        f"Kind: {path.kind}. Target: {target}. Intended index: `{path.index}`"
+        + (f" (documented: `{path.documented}`)" if path.documented != path.index else "")
+        + ".",
+        "",
+        f"```sql\n{path.sql()}\n```",
+        "",
+    ]
+    if path.note:
+        lines += [f"Note: {path.note}.", ""]
+    lines += [
+        "| scale | tenant (rows in table) | p50 ms | p95 ms | p99 ms | p95 ms, 2 clients | tx/s 1 → 2 clients | RLS ×(p50) | index in plan | target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        entry = result["paths"].get(name)
+        if not entry:
+            continue
+        if not measured(entry):
+            lines.append(f"| {result['scale']} | {entry.get('skipped', 'not measured')} | | | | | | | | |")
+            continue
+        for label in LABELS:
+            t = entry["tenants"][label]
+            c1, c2 = t["clients"]["1"], t["clients"]["2"]
+            rows = result["tenants"][label]["rows"].get(path.table if path.kind != "view" else "", "")
+            used = ", ".join(f"`{i}`" for i in t["explain"]["indexes_rls"]) or "none"
+            if not t["explain"]["uses_intended"]:
+                used += " (not the intended index)"
+            met = None if limit is None else c1["p95_ms"] <= limit
+            lines.append(
+                f"| {result['scale']} | {label} ({rows:,} rows) | {c1['p50_ms']:.3f} | {c1['p95_ms']:.3f} | "
+                f"{c1['p99_ms']:.3f} | {c2['p95_ms']:.3f} | {c1['throughput_tps']:,.0f} → {c2['throughput_tps']:,.0f} | "
+                f"{t['interleaved']['rls_overhead_p50']:.2f} | {used} | {ok(met)} |"
+                if rows != ""
+                else f"| {result['scale']} | {label} | {c1['p50_ms']:.3f} | {c1['p95_ms']:.3f} | {c1['p99_ms']:.3f} | "
+                f"{c2['p95_ms']:.3f} | {c1['throughput_tps']:,.0f} → {c2['throughput_tps']:,.0f} | "
+                f"{t['interleaved']['rls_overhead_p50']:.2f} | {used} | {ok(met)} |"
+            )
+    return lines + [""]
+
+
+def misses(results: list[dict]) -> list[str]:
+    lines = []
+    for result in results:
+        for name, entry in result["paths"].items():
+            if not measured(entry):
+                continue
+            path = qp.BY_NAME[name]
+            limit = target_ms(path.kind)
+            for label, t in entry["tenants"].items():
+                p95 = t["clients"]["1"]["p95_ms"]
+                reasons = []
+                if limit is not None and p95 > limit:
+                    reasons.append(f"p95 {p95:.3f} ms > {limit} ms")
+                if not t["explain"]["uses_intended"]:
+                    reasons.append(f"plan does not use {path.index}")
+                if path.kind != "aggregate" and t["interleaved"]["rls_overhead_p50"] > RLS_RATIO:
+                    reasons.append(f"RLS overhead {t['interleaved']['rls_overhead_p50']:.2f}× > {RLS_RATIO}×")
+                if reasons:
+                    lines += [
+                        f"- **{result['scale']}, `{name}`, {label} tenant**: {'; '.join(reasons)}.",
+                        f"  Reason: {explain_reason(path, t)}",
+                        "  Plan (as app_ro):",
+                        "",
+                        "  ```",
+                        *[f"  {line}" for line in t["explain"]["plan_rls"].splitlines()],
+                        "  ```",
+                    ]
+    return lines or ["None: every measured path met its targets at every measured scale."]
+
+
+def explain_reason(path: qp.Path, t: dict) -> str:
+    ratio = t["interleaved"]["rls_overhead_p50"]
+    owner = t["interleaved"]["owner"]["p50_ms"]
+    if path.kind == "aggregate":
+        return f"an aggregate over the tenant's rows; its cost grows with the tenant's size. {path.note}."
+    if ratio > RLS_RATIO and owner < 0.3:
+        return (
+            f"the statement takes {owner:.3f} ms as owner; at that size the ratio is dominated by "
+            "per-statement noise and the policy's current_setting() call, not by a different plan "
+            "(compare the owner plan's indexes: "
+            f"{', '.join(t['explain']['indexes_owner']) or 'none'})."
+        )
+    return path.note + "." if path.note else "see the plan below."
+
+
+def plot(results: list[dict]) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True)
+    for ax, label in zip(axes, ("large", "median")):
+        for name in qp.BY_NAME:
+            xs, ys = [], []
+            for result in results:
+                entry = result["paths"].get(name, {})
+                if measured(entry):
+                    xs.append(result["seed"]["counts"]["attribution_events"])
+                    ys.append(entry["tenants"][label]["clients"]["1"]["p95_ms"])
+            if xs:
+                style = "--" if qp.BY_NAME[name].kind == "aggregate" else "-"
+                ax.plot(xs, ys, style, marker="o", label=name)
+        ax.axhline(PAGE_P95_MS, color="red", linewidth=1, label="page/point target 5 ms")
+        ax.axhline(VIEW_P95_MS, color="orange", linewidth=1, label="view target 0.5 ms")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("attribution events in the database")
+        ax.set_title(f"p95 under RLS, 1 client, {label} tenant")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("p95 latency (ms)")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PLOT, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def ingest_table(results: list[dict]) -> list[str]:
+    lines = [
+        "| scale | mode | rows | inserted | rows/s | vs plain INSERT |",
+        "|---|---|---|---|---|---|",
+    ]
+    base = {"single": "single_plain", "batch": "batch_plain", "replay_single": "single_plain", "replay_batch": "batch_plain"}
+    for result in results:
+        modes = result.get("ingest", {}).get("modes", {})
+        for mode, m in modes.items():
+            ref = modes[base[mode.rsplit("_", 1)[0]]]["rows_per_s"]
+            lines.append(
+                f"| {result['scale']} | {mode} | {m['rows']:,} | {m['inserted']:,} | {m['rows_per_s']:,.0f} | {m['rows_per_s'] / ref:.2f}× |"
+            )
+    return lines
+
+
+def refresh_table(results: list[dict]) -> list[str]:
+    lines = ["| scale | view | rows | plain (median / max ms) | concurrently (median / max ms) | target ≤ 10 s |", "|---|---|---|---|---|---|"]
+    notes = []
+    for result in results:
+        ref = result.get("refresh", {})
+        if not ref.get("views"):
+            lines.append(f"| {result['scale']} | {ref.get('skipped', 'not measured')} | | | | n/a |")
+            continue
+        for mv, v in ref["views"].items():
+            worst = max(v["plain"]["max_ms"], v["concurrently"]["max_ms"]) / 1000
+            lines.append(
+                f"| {result['scale']} | `{mv}` | {v['rows']:,} | {v['plain']['p50_ms']:,.0f} / {v['plain']['max_ms']:,.0f} | "
+                f"{v['concurrently']['p50_ms']:,.0f} / {v['concurrently']['max_ms']:,.0f} | {ok(worst <= REFRESH_S)} |"
+            )
+        if ref.get("refresh_read_models_force"):
+            notes.append(f"- {result['scale']}: `refresh_read_models(force => true)` median {ref['refresh_read_models_force']['p50_ms']:,.0f} ms.")
+        notes.append(f"- {result['scale']}: {ref['freshness_note']}.")
+    return lines + [""] + notes
+
+
+def write_report() -> None:
+    results = load()
+    if not results:
+        from attribution_db import CliError
+
+        raise CliError("no results in bench/results/; run `make bench` first")
+    plotted = plot(results)
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `make bench` (`python -m attribution_db.bench report`) from "
+        "`bench/results/<scale>.json`; do not edit by hand. Method: `README.md`, section *Benchmark*.",
+        "",
+        "Reads run as `app_ro` with the tenant set per transaction (`set_config(..., true)`), "
+        "no `tenant_id` predicate in the statement (the policy adds it). Latency is the statement "
+        "alone (execute + fetch, client side); throughput counts whole transactions (BEGIN, role "
+        "and tenant, statement, COMMIT) per second. The RLS overhead is the ratio of medians of the "
+        "same statement run by `app_ro` and by the owner (superuser, no RLS) with an explicit "
+        "`WHERE tenant_id = …`, interleaved in one loop. The machine is shared: figures carry noise "
+        "from other work (load averages below).",
+        "",
+        "## Targets (from issue 7; stated for 10M events on this 2-core machine)",
+        "",
+    ]
+    for result in results:
+        lines += [f"### {result['scale']} ({result['seed']['counts']['attribution_events']:,} events)", "",
+                  "| target | measured | verdict |", "|---|---|---|", *headline(result), ""]  # fmt: skip
+    missing_scales = [s for s in ORDER if s not in {r["scale"] for r in results}]
+    if missing_scales:
+        lines += [f"Not measured: {', '.join(missing_scales)} (no results file).", ""]
+    m = results[-1]["machine"]
+    lines += [
+        "## Machine",
+        "",
+        f"- {m['cpu']}, {m['cores']} cores, {m['memory']} RAM; {m['platform']}",
+        f"- PostgreSQL {m['postgres']}; psycopg {m['psycopg']}; Python {m['python']}",
+        "- settings: " + ", ".join(f"{k}={v}" for k, v in m["settings"].items()),
+        "",
+        "## Scales",
+        "",
+        "| scale | events | allocations | dead events | ledger rows | runs | seed time | wall time | load avg start → end |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c = r["seed"]["counts"]
+        seed_s = r["seed"].get("timings_s", {}).get("total")
+        load_s = f"{r['machine']['loadavg_at_start'][0]:.1f} → {r['machine'].get('loadavg_at_end', ['?'])[0]}"
+        lines.append(
+            f"| {r['scale']} | {c['attribution_events']:,} | {c['attribution_allocations']:,} | {c['dead_events']:,} | "
+            f"{c['revenue_ledger']:,} | {c['reconciliation_runs']:,} | "
+            f"{f'{seed_s:.0f} s' if seed_s else 'kept database'} | {r['wall_s']:.0f} s | {load_s} |"
+        )
+    lines += ["", "Tenants measured (largest, median and smallest by event count; rows per table):", ""]
+    for r in results:
+        for label, t in r["tenants"].items():
+            rows = ", ".join(f"{k} {v:,}" for k, v in t["rows"].items())
+            lines.append(f"- {r['scale']}, {label}: {rows}")
+    lines += ["", "## p95 against scale", ""]
+    lines += ["![p95 latency against scale](performance-p95.png)" if plotted else "(matplotlib not installed: no plot)", ""]
+    lines += ["## Paths that miss a target", "", *misses(results), ""]
+    lines += ["## Query paths", ""]
+    for name in qp.BY_NAME:
+        lines += path_table(name, results)
+    lines += ["## Ingestion", "",
+              "Events for the largest tenant, as `app_rw` with the tenant set per transaction. Single-row: one "
+              "transaction per event. Batched: one `INSERT … SELECT FROM unnest(arrays)` of 500 events per "
+              "transaction. Idempotent modes add `ON CONFLICT (tenant_id, external_event_id) WHERE "
+              "external_event_id IS NOT NULL DO NOTHING`; replays send the idempotent rows again (all "
+              "duplicates, 0 inserted). Plain and idempotent units alternate in one loop.", "",
+              *ingest_table(results), ""]  # fmt: skip
+    lines += ["## Refresh", "", *refresh_table(results), ""]
+    lines += ["## Documented indexes with no read path", ""]
+    lines += [f"- `{k}`: {v}." for k, v in qp.NOT_READ_PATHS.items()] + [""]
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(PROJECT_ROOT)}" + (f" and {PLOT.relative_to(PROJECT_ROOT)}" if plotted else ""))

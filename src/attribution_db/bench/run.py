@@ -1,0 +1,472 @@
+"""The benchmark: seed a database, time every contract query path, ingestion and refresh.
+
+Reads run as ``app_ro`` with the tenant set per transaction (the role and the tenant in one
+``set_config`` statement, as an application behind PgBouncer would); their owner-side twins
+run in the same loop, interleaved, as the (superuser) owner with an explicit ``tenant_id``
+predicate. Latency is the path's statement alone (execute and fetch); throughput counts
+whole transactions (BEGIN, role and tenant, statement, COMMIT) per second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path as FsPath
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from attribution_db import PROJECT_ROOT, CliError, dburl
+from attribution_db.bench import paths as qp
+from attribution_db.bench.seed import SCALES, SPAN, Scale, count_rows, seed
+from attribution_db.cluster import Cluster
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+CLIENTS = (1, 2)
+AGGREGATE_SAMPLES = 30  # aggregates are slow on the largest tenant: fewer runs
+WARMUP = 5
+MATVIEWS = ("mv_realtime_revenue", "mv_reconciliation_status")
+
+
+# -- statistics -------------------------------------------------------------------------
+def pct(sorted_ms: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_ms:
+        return float("nan")
+    rank = max(1, -(-len(sorted_ms) * q // 100))
+    return sorted_ms[int(rank) - 1]
+
+
+def summary(ms: list[float]) -> dict:
+    data = sorted(ms)
+    return {
+        "n": len(data),
+        "p50_ms": round(pct(data, 50), 4),
+        "p95_ms": round(pct(data, 95), 4),
+        "p99_ms": round(pct(data, 99), 4),
+        "mean_ms": round(statistics.fmean(data), 4) if data else None,
+        "max_ms": round(data[-1], 4) if data else None,
+    }
+
+
+# -- the server and the database --------------------------------------------------------
+def server_url(log=print) -> str:
+    """DATABASE_URL's server, else the embedded one (started like `attribution-db server start`)."""
+    url = dburl.from_env()
+    if url:
+        dburl.parse(url)
+        log(f"server: {dburl.redact(url)} (DATABASE_URL)")
+        return url
+    cluster = Cluster.embedded()
+    if cluster.start():
+        log(f"started the local PostgreSQL on 127.0.0.1:{cluster.port}")
+    log(f"server: {cluster.url('postgres')} (local server)")
+    return cluster.url("postgres")
+
+
+def marker(scale: Scale) -> str:
+    return f"attribution-db bench {scale.name} {scale.events} events"
+
+
+def prepare_database(base: str, scale: Scale, keep: bool, log=print) -> tuple[str, bool]:
+    """(url, needs_seed): a fresh migrated database, or the kept one when it is complete."""
+    from attribution_db.migrate import Migrator
+
+    name = f"attribution_bench_{scale.name}"
+    url = dburl.with_dbname(base, name)
+    with dburl.connect(base, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if row and keep and row[0] == marker(scale):
+            log(f"database {name}: kept from an earlier run (KEEP=1), not reseeded")
+            Migrator(url).apply(report=lambda line: log(f"  {line}"))
+            return url, False
+        if row:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    applied = Migrator(url).apply(report=lambda line: None)
+    log(f"database {name}: created and migrated ({len(applied)} migrations)")
+    return url, True
+
+
+def drop_database(base: str, url: str) -> None:
+    name = dburl.parse(url)["dbname"]
+    with dburl.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def machine(conn) -> dict:
+    def read(path: str, key: str) -> str | None:
+        try:
+            for line in open(path, encoding="utf-8"):
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            return None
+        return None
+
+    settings = {
+        name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+        for name in ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost",
+                     "jit", "fsync", "synchronous_commit", "max_parallel_workers_per_gather")
+    }  # fmt: skip
+    return {
+        "platform": platform.platform(),
+        "cpu": read("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "memory": read("/proc/meminfo", "MemTotal"),
+        "python": platform.python_version(),
+        "psycopg": psycopg.__version__,
+        "postgres": conn.execute("SHOW server_version").fetchone()[0],
+        "settings": settings,
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+# -- read models ------------------------------------------------------------------------
+def present_matviews(conn) -> list[str]:
+    return [m for m in MATVIEWS if conn.execute("SELECT to_regclass(%s)", (m,)).fetchone()[0]]
+
+
+def refresh_function(conn) -> bool:
+    return conn.execute("SELECT to_regproc('refresh_read_models') IS NOT NULL").fetchone()[0]
+
+
+def refresh_all(conn) -> None:
+    for mv in present_matviews(conn):
+        conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(mv)))
+
+
+def bench_refresh(conn, repeats: int = 3, log=print) -> dict:
+    views = present_matviews(conn)
+    if not views:
+        log("refresh: skipped, mv_realtime_revenue and mv_reconciliation_status are not present yet")
+        return {"skipped": "materialized views not present yet"}
+    out: dict = {"views": {}}
+    for mv in views:
+        entry = {}
+        for mode, stmt in (("plain", "REFRESH MATERIALIZED VIEW {}"), ("concurrently", "REFRESH MATERIALIZED VIEW CONCURRENTLY {}")):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                conn.execute(sql.SQL(stmt).format(sql.Identifier(mv)))
+                times.append((time.perf_counter() - t0) * 1000)
+            entry[mode] = summary(times)
+        entry["rows"] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(mv))).fetchone()[0]
+        out["views"][mv] = entry
+        log(
+            f"refresh {mv} ({entry['rows']} rows): plain median {entry['plain']['p50_ms']:.0f} ms, "
+            f"concurrently median {entry['concurrently']['p50_ms']:.0f} ms (max {entry['concurrently']['max_ms']:.0f})"
+        )
+    if refresh_function(conn):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            conn.execute("SELECT refresh_read_models(force => true)")
+            times.append((time.perf_counter() - t0) * 1000)
+        out["refresh_read_models_force"] = summary(times)
+        log(f"refresh_read_models(force => true): median {out['refresh_read_models_force']['p50_ms']:.0f} ms")
+    worst = max(v["concurrently"]["max_ms"] for v in out["views"].values())
+    out["freshness_note"] = (
+        f"with the documented 30 s TTL a reader sees data at most 30 s + one concurrent refresh "
+        f"({worst / 1000:.2f} s at this scale) old; refreshing back to back would bound it by "
+        f"the refresh time itself"
+    )
+    return out
+
+
+# -- tenants and parameters -------------------------------------------------------------
+def pick_tenants(conn) -> dict[str, dict]:
+    rows = conn.execute(
+        """
+        SELECT t.id, t.name, count(e.id) AS events
+        FROM tenants AS t LEFT JOIN attribution_events AS e ON e.tenant_id = t.id
+        WHERE t.name LIKE 'bench tenant %%'
+        GROUP BY t.id, t.name
+        ORDER BY count(e.id) DESC, t.name
+        """
+    ).fetchall()
+    if not rows:
+        raise CliError("the benchmark database holds no bench tenants; run without KEEP=1 to reseed")
+    chosen = {"large": rows[0], "median": rows[len(rows) // 2], "small": rows[-1]}
+    out = {}
+    for label, (tid, name, events) in chosen.items():
+        per_table = {
+            t: conn.execute(f"SELECT count(*) FROM {t} WHERE tenant_id = %s", (tid,)).fetchone()[0]
+            for t in ("attribution_events", "attribution_allocations", "dead_events", "revenue_ledger", "reconciliation_runs")
+        }
+        out[label] = {"tenant_id": str(tid), "name": name, "rows": per_table}
+    return out
+
+
+def tenant_context(conn, tenant_id: str, anchor: datetime, n: int) -> dict:
+    args = {"tenant_id": tenant_id, "anchor": anchor, "span": SPAN, "n": n}
+    with conn.cursor(row_factory=dict_row) as cur:
+        events = cur.execute(qp.EVENT_SAMPLE_SQL, args).fetchall()
+        if len(events) < min(n, 3):
+            events = cur.execute(qp.EVENT_ANY_SQL, args).fetchall()
+    if not events:
+        raise CliError(f"tenant {tenant_id} has no events to sample")
+    return {"tenant_id": tenant_id, "anchor": anchor, "events": events}
+
+
+def params_for(path: qp.Path, ctx: dict, i: int) -> dict:
+    return {"tenant_id": ctx["tenant_id"], **path.params(ctx, i)}
+
+
+# -- timing -----------------------------------------------------------------------------
+def timed(conn, path: qp.Path, params: dict, owner: bool) -> float:
+    """One transaction; returns the path statement's milliseconds."""
+    with conn.transaction():
+        if not owner:
+            qp.as_tenant(conn, params["tenant_id"])
+        t0 = time.perf_counter()
+        conn.execute(path.sql(owner), params).fetchall()
+        return (time.perf_counter() - t0) * 1000
+
+
+def interleaved(url: str, path: qp.Path, ctx: dict, samples: int) -> dict:
+    """One client: RLS and owner runs alternate, so both see the same machine."""
+    rls, own = [], []
+    with psycopg.connect(url) as rconn, psycopg.connect(url) as oconn:
+        for i in range(WARMUP):
+            timed(rconn, path, params_for(path, ctx, i), False)
+            timed(oconn, path, params_for(path, ctx, i), True)
+        for i in range(samples):
+            params = params_for(path, ctx, i)
+            if i % 2:
+                own.append(timed(oconn, path, params, True))
+                rls.append(timed(rconn, path, params, False))
+            else:
+                rls.append(timed(rconn, path, params, False))
+                own.append(timed(oconn, path, params, True))
+    r, o = summary(rls), summary(own)
+    return {
+        "rls": r,
+        "owner": o,
+        "rls_overhead_p50": round(r["p50_ms"] / o["p50_ms"], 3),
+        "rls_overhead_p95": round(r["p95_ms"] / o["p95_ms"], 3),
+    }
+
+
+def concurrent(url: str, path: qp.Path, ctx: dict, samples: int, clients: int) -> dict:
+    """``clients`` threads, each with its own connection, ``samples`` RLS transactions each."""
+    conns = [psycopg.connect(url) for _ in range(clients)]
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def work(k: int) -> None:
+        try:
+            for i in range(WARMUP):
+                timed(conns[k], path, params_for(path, ctx, i), False)
+            barrier.wait()
+            for i in range(samples):
+                lat[k].append(timed(conns[k], path, params_for(path, ctx, i * clients + k), False))
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    if errors:
+        raise errors[0]
+    out = summary([x for per in lat for x in per])
+    out["throughput_tps"] = round(clients * samples / wall, 1)
+    return out
+
+
+def explain_path(url: str, path: qp.Path, ctx: dict) -> dict:
+    params = params_for(path, ctx, 0)
+    with psycopg.connect(url) as conn:
+        with conn.transaction():
+            qp.as_tenant(conn, ctx["tenant_id"])
+            rls = qp.explain(conn, path, params)
+        with conn.transaction():
+            own = qp.explain(conn, path, params, owner=True)
+    used = qp.plan_indexes(rls)
+    return {
+        "indexes_rls": used,
+        "indexes_owner": qp.plan_indexes(own),
+        "uses_intended": any(i in path.accepted for i in used),
+        "plan_rls": qp.plan_summary(rls),
+        "estimated_cost_rls": rls.get("Total Cost"),
+    }
+
+
+# -- ingestion --------------------------------------------------------------------------
+INSERT_COLS = "tenant_id, occurred_at, external_event_id, correlation_id, session_id, revenue_cents, raw_payload"
+SINGLE = f"INSERT INTO attribution_events ({INSERT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+BATCH = (
+    f"INSERT INTO attribution_events ({INSERT_COLS}) "
+    "SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[], %s::uuid[], %s::uuid[], %s::int[], %s::jsonb[])"
+)
+IDEMPOTENT = " ON CONFLICT (tenant_id, external_event_id) WHERE external_event_id IS NOT NULL DO NOTHING"
+
+
+def make_rows(tenant_id: str, prefix: str, n: int, anchor: datetime) -> list[tuple]:
+    return [
+        (
+            tenant_id, anchor + timedelta(seconds=i), f"{prefix}-{i}", uuid.uuid4(), uuid.uuid4(),
+            1000 + i % 5000, json.dumps({"source": "shopify", "order": i, "currency": "USD"}),
+        )
+        for i in range(n)
+    ]
+
+
+def bench_ingest(url: str, tenant_id: str, scale: Scale, anchor: datetime, log=print) -> dict:
+    """Plain vs idempotent, single-row and batched, then replays; interleaved unit by unit."""
+    run = uuid.uuid4().hex[:8]
+    n_single, n_batch, batch = scale.ingest_rows // 2, scale.ingest_rows * 5, 500
+    rows = {
+        mode: make_rows(tenant_id, f"ingest-{run}-{mode}", n, anchor)
+        for mode, n in (("single_plain", n_single), ("single_idempotent", n_single),
+                        ("batch_plain", n_batch), ("batch_idempotent", n_batch))
+    }  # fmt: skip
+    spent = {mode: 0.0 for mode in (*rows, "replay_single_idempotent", "replay_batch_idempotent")}
+    inserted = dict.fromkeys(spent, 0)
+
+    def single(conn, mode: str, row: tuple, idempotent: bool) -> None:
+        t0 = time.perf_counter()
+        with conn.transaction():
+            qp.as_tenant(conn, tenant_id, "app_rw")
+            cur = conn.execute(SINGLE + (IDEMPOTENT if idempotent else ""), row)
+        spent[mode] += time.perf_counter() - t0
+        inserted[mode] += cur.rowcount
+
+    def batched(conn, mode: str, chunk: list[tuple], idempotent: bool) -> None:
+        columns = [list(col) for col in zip(*chunk)]
+        t0 = time.perf_counter()
+        with conn.transaction():
+            qp.as_tenant(conn, tenant_id, "app_rw")
+            cur = conn.execute(BATCH + (IDEMPOTENT if idempotent else ""), columns)
+        spent[mode] += time.perf_counter() - t0
+        inserted[mode] += cur.rowcount
+
+    with psycopg.connect(url) as conn:
+        for a, b in zip(rows["single_plain"], rows["single_idempotent"]):
+            single(conn, "single_plain", a, False)
+            single(conn, "single_idempotent", b, True)
+        for k in range(0, n_batch, batch):
+            batched(conn, "batch_plain", rows["batch_plain"][k : k + batch], False)
+            batched(conn, "batch_idempotent", rows["batch_idempotent"][k : k + batch], True)
+        for row in rows["single_idempotent"]:
+            single(conn, "replay_single_idempotent", row, True)
+        for k in range(0, n_batch, batch):
+            batched(conn, "replay_batch_idempotent", rows["batch_idempotent"][k : k + batch], True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = [r[2] for mode in rows.values() for r in mode]
+        conn.execute(
+            "DELETE FROM attribution_events WHERE tenant_id = %s AND external_event_id = ANY(%s)", (tenant_id, ids)
+        )
+    counts = {**{m: len(r) for m, r in rows.items()}, "replay_single_idempotent": n_single, "replay_batch_idempotent": n_batch}
+    out = {"tenant_id": tenant_id, "batch_size": batch, "modes": {}}
+    for mode, secs in spent.items():
+        out["modes"][mode] = {
+            "rows": counts[mode], "inserted": inserted[mode], "seconds": round(secs, 3),
+            "rows_per_s": round(counts[mode] / secs, 1),
+        }  # fmt: skip
+    m = out["modes"]
+    out["ratios"] = {
+        "single_idempotent_vs_plain": round(m["single_idempotent"]["rows_per_s"] / m["single_plain"]["rows_per_s"], 3),
+        "batch_idempotent_vs_plain": round(m["batch_idempotent"]["rows_per_s"] / m["batch_plain"]["rows_per_s"], 3),
+        "replay_single_vs_plain": round(m["replay_single_idempotent"]["rows_per_s"] / m["single_plain"]["rows_per_s"], 3),
+        "replay_batch_vs_plain": round(m["replay_batch_idempotent"]["rows_per_s"] / m["batch_plain"]["rows_per_s"], 3),
+    }
+    for mode, r in m.items():
+        log(f"ingest {mode}: {r['rows']} rows, {r['inserted']} inserted, {r['rows_per_s']:,.0f} rows/s")
+    log("ingest ratios: " + ", ".join(f"{k} {v}" for k, v in out["ratios"].items()))
+    return out
+
+
+# -- the whole run ----------------------------------------------------------------------
+def run(scale_name: str, keep: bool = False, log=print) -> dict:
+    if scale_name not in SCALES:
+        raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale_name!r}")
+    scale = SCALES[scale_name]
+    wall0 = time.monotonic()
+    base = server_url(log)
+    url, needs_seed = prepare_database(base, scale, keep, log)
+    result: dict = {"scale": scale.name, "target_events": scale.events, "started_at": datetime.now(timezone.utc).isoformat()}
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            result["machine"] = machine(conn)
+            if needs_seed:
+                log(f"seeding {scale.name}: {scale.events:,} events over 1,000 tenants")
+                result["seed"] = seed(conn, scale, log=log)
+                conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))
+            else:
+                result["seed"] = {"kept": True, "counts": count_rows(conn)}
+            anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
+            t0 = time.perf_counter()
+            refresh_all(conn)
+            result["initial_refresh_s"] = round(time.perf_counter() - t0, 3)
+            result["tenants"] = pick_tenants(conn)
+            contexts = {label: tenant_context(conn, t["tenant_id"], anchor, scale.samples) for label, t in result["tenants"].items()}
+        log("tenants: " + "; ".join(f"{k} {v['rows']['attribution_events']:,} events" for k, v in result["tenants"].items()))
+        result["paths"] = bench_paths(url, scale, contexts, log)
+        result["ingest"] = bench_ingest(url, result["tenants"]["large"]["tenant_id"], scale, anchor, log)
+        with psycopg.connect(url, autocommit=True) as conn:
+            result["refresh"] = bench_refresh(conn, log=log)
+            result["machine"]["loadavg_at_end"] = os.getloadavg()
+    finally:
+        if not keep:
+            drop_database(base, url)
+            log(f"dropped {dburl.parse(url)['dbname']} (KEEP=1 keeps it)")
+    result["wall_s"] = round(time.monotonic() - wall0, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{scale.name}.json"
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+    log(f"wrote {out.relative_to(PROJECT_ROOT)} ({result['wall_s']} s)")
+    return result
+
+
+def bench_paths(url: str, scale: Scale, contexts: dict, log=print) -> dict:
+    out: dict = {}
+    with psycopg.connect(url) as conn:
+        missing = {p.name: qp.missing_objects(conn, p) for p in qp.PATHS}
+    for path in qp.PATHS:
+        entry: dict = {
+            "title": path.title, "kind": path.kind, "index": path.index,
+            "documented_index": path.documented, "note": path.note,
+            "sql_rls": path.sql(), "sql_owner": path.sql(owner=True), "tenants": {},
+        }  # fmt: skip
+        out[path.name] = entry
+        if missing[path.name]:
+            entry["skipped"] = f"not present yet: {', '.join(missing[path.name])}"
+            log(f"{path.name}: skipped ({entry['skipped']})")
+            continue
+        samples = AGGREGATE_SAMPLES if path.kind == "aggregate" else scale.samples
+        for label, ctx in contexts.items():
+            t: dict = {"explain": explain_path(url, path, ctx)}
+            t["interleaved"] = interleaved(url, path, ctx, samples)
+            t["clients"] = {str(c): concurrent(url, path, ctx, samples, c) for c in CLIENTS}
+            entry["tenants"][label] = t
+            c1, c2 = t["clients"]["1"], t["clients"]["2"]
+            flag = "" if t["explain"]["uses_intended"] else f"  PLAN MISS (wanted {path.index})"
+            log(
+                f"{path.name:<28} {label:<6} p95 {c1['p95_ms']:7.3f} ms (2 clients {c2['p95_ms']:7.3f}), "
+                f"{c1['throughput_tps']:7.0f}/{c2['throughput_tps']:7.0f} tx/s, "
+                f"RLS x{t['interleaved']['rls_overhead_p50']:.2f}  {','.join(t['explain']['indexes_rls'])}{flag}"
+            )
+    return out
