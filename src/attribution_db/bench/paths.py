@@ -297,6 +297,17 @@ def plan_indexes(plan: dict) -> list[str]:
     return found
 
 
+def plan_shape(plan: dict) -> list[tuple[str, str]]:
+    """Node types and indexes in plan order, without the values (to compare two plans)."""
+    out: list[tuple[str, str]] = []
+    stack = [plan]
+    while stack:
+        node = stack.pop(0)
+        out.append((node["Node Type"], node.get("Index Name", "")))
+        stack.extend(node.get("Plans", []))
+    return out
+
+
 def plan_summary(plan: dict) -> str:
     """A one-line shape of the plan: node types with their index or relation."""
     parts: list[str] = []

@@ -127,7 +127,7 @@ def machine(conn) -> dict:
         "psycopg": psycopg.__version__,
         "postgres": conn.execute("SHOW server_version").fetchone()[0],
         "settings": settings,
-        "loadavg_at_start": os.getloadavg(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -309,6 +309,8 @@ def explain_path(url: str, path: qp.Path, ctx: dict) -> dict:
         "indexes_owner": qp.plan_indexes(own),
         "uses_intended": any(i in path.accepted for i in used),
         "plan_rls": qp.plan_summary(rls),
+        "plan_owner": qp.plan_summary(own),
+        "same_shape": qp.plan_shape(rls) == qp.plan_shape(own),
         "estimated_cost_rls": rls.get("Total Cost"),
     }
 
@@ -428,7 +430,7 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
         result["ingest"] = bench_ingest(url, result["tenants"]["large"]["tenant_id"], scale, anchor, log)
         with psycopg.connect(url, autocommit=True) as conn:
             result["refresh"] = bench_refresh(conn, log=log)
-            result["machine"]["loadavg_at_end"] = os.getloadavg()
+            result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if not keep:
             drop_database(base, url)

@@ -36,7 +36,7 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale("small", 10_000, 1, 60, 400),
+    "small": Scale("small", 10_000, 1, 100, 400),
     "medium": Scale("medium", 1_000_000, 8, 200, 2000),
     "large": Scale("large", 10_000_000, 40, 200, 2000),
 }
