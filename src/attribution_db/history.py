@@ -37,8 +37,9 @@ def migration_files() -> dict[str, Path]:
     return found
 
 
-def read(manifest: Path = MANIFEST) -> dict[str, str]:
+def read(manifest: Path | None = None) -> dict[str, str]:
     """The recorded ``path -> sha256`` (empty when there is no manifest yet)."""
+    manifest = manifest or MANIFEST
     if not manifest.exists():
         return {}
     recorded: dict[str, str] = {}
