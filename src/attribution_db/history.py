@@ -79,6 +79,11 @@ def check() -> None:
     unrecorded = sorted(set(migration_files()) - set(recorded))
     if unrecorded:
         problems.append(f"{', '.join(unrecorded)} not in {MANIFEST_NAME}: run `make manifest`")
+    fail_on(problems)
+
+
+def fail_on(problems: list[str]) -> None:
+    """Raise one CliError line: the first problem and how many more there are."""
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise CliError(problems[0] + more)
@@ -87,10 +92,7 @@ def check() -> None:
 def update() -> list[str]:
     """Add every unrecorded file; refuse (changing nothing) when a recorded one changed."""
     recorded = read()
-    problems = changed_or_missing(recorded)
-    if problems:
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise CliError(problems[0] + more)
+    fail_on(changed_or_missing(recorded))
     added = sorted(set(migration_files()) - set(recorded))
     files = migration_files()
     for path in added:
