@@ -418,7 +418,7 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
                 conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                     sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))
             else:
-                result["seed"] = {"kept": True, "counts": count_rows(conn)}
+                result["seed"] = {"kept": True, "counts": count_rows(conn), **earlier_seed(scale)}
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
             t0 = time.perf_counter()
             refresh_all(conn)
@@ -441,6 +441,16 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
     out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
     log(f"wrote {out.relative_to(PROJECT_ROOT)} ({result['wall_s']} s)")
     return result
+
+
+def earlier_seed(scale: Scale) -> dict:
+    """The seeding figures of the run that seeded a kept database (from its results file)."""
+    try:
+        seeded = json.loads((RESULTS / f"{scale.name}.json").read_text(encoding="utf-8"))["seed"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    keys = ("anchor", "timings_s")
+    return {k: seeded[k] for k in keys if k in seeded}
 
 
 def bench_paths(url: str, scale: Scale, contexts: dict, log=print) -> dict:
