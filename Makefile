@@ -95,11 +95,11 @@ $(BENCH_STAMP): $(STAMP)
 	@touch $@
 
 bench: $(BENCH_STAMP) ## benchmark query paths, ingestion, refresh (SCALE=small|medium|large, KEEP=1)
-	@$(BIN)/python -m attribution_db.bench run --scale $(SCALE) $(if $(KEEP),--keep)
-	@$(BIN)/python -m attribution_db.bench report
+	@$(CLI) bench run --scale $(SCALE) $(if $(KEEP),--keep)
+	@$(CLI) bench report
 
 bench-report: $(BENCH_STAMP) ## rewrite docs/performance.md and its plot from bench/results/
-	@$(BIN)/python -m attribution_db.bench report
+	@$(CLI) bench report
 
 clean: ## stop the local server and delete .venv and .pg (all local data)
 	@if [ -x $(CLI) ]; then $(CLI) server stop || true; fi

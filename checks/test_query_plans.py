@@ -68,3 +68,17 @@ def test_paths_run_under_rls_without_a_tenant_predicate():
     for path in qp.PATHS:
         assert "tenant_id =" not in path.sql(), f"{path.name}: the policy, not the query, scopes the tenant"
         assert "tenant_id = %(tenant_id)s" in path.sql(owner=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "url", "fragment"),
+    [
+        (("--scale", "huge"), None, "SCALE must be one of small, medium, large"),
+        ((), "mysql://u@h/db", "must be a libpq URI"),
+    ],
+)
+def test_bench_errors_are_one_line(args, url, fragment):
+    proc = run_cli("bench", "run", *args, url=url, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr

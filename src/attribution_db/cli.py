@@ -175,6 +175,18 @@ def cmd_url(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    if args.action == "run":
+        from attribution_db.bench.run import run
+
+        run(args.scale, keep=args.keep)
+    else:
+        from attribution_db.bench.report import write_report
+
+        write_report()
+    return 0
+
+
 def cmd_psql(args) -> int:
     psql = shutil.which("psql")
     if not psql:
@@ -220,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("action", choices=["start", "stop", "status"])
     server.set_defaults(func=cmd_server)
     sub.add_parser("url", help="print the database URL in use").set_defaults(func=cmd_url)
+    bench = sub.add_parser("bench", help="performance benchmark and its report (make bench)")
+    bench.add_argument("action", choices=["run", "report"])
+    bench.add_argument("--scale", default="small", help="small, medium or large (default small)")
+    bench.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
+    bench.set_defaults(func=cmd_bench)
     psql = sub.add_parser("psql", help="open psql on the database in use")
     psql.set_defaults(func=cmd_psql)  # further arguments go to psql unchanged
     return parser

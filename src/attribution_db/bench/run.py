@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from attribution_db import PROJECT_ROOT, CliError, dburl
 from attribution_db.bench import paths as qp
 from attribution_db.bench.seed import SCALES, SPAN, Scale, count_rows, seed
-from attribution_db.cluster import Cluster
+from attribution_db.cli import target
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CLIENTS = (1, 2)
@@ -57,20 +57,6 @@ def summary(ms: list[float]) -> dict:
 
 
 # -- the server and the database --------------------------------------------------------
-def server_url(log=print) -> str:
-    """DATABASE_URL's server, else the embedded one (started like `attribution-db server start`)."""
-    url = dburl.from_env()
-    if url:
-        dburl.parse(url)
-        log(f"server: {dburl.redact(url)} (DATABASE_URL)")
-        return url
-    cluster = Cluster.embedded()
-    if cluster.start():
-        log(f"started the local PostgreSQL on 127.0.0.1:{cluster.port}")
-    log(f"server: {cluster.url('postgres')} (local server)")
-    return cluster.url("postgres")
-
-
 def marker(scale: Scale) -> str:
     return f"attribution-db bench {scale.name} {scale.events} events"
 
@@ -347,22 +333,19 @@ def bench_ingest(url: str, tenant_id: str, scale: Scale, anchor: datetime, log=p
     spent = {mode: 0.0 for mode in (*rows, "replay_single_idempotent", "replay_batch_idempotent")}
     inserted = dict.fromkeys(spent, 0)
 
-    def single(conn, mode: str, row: tuple, idempotent: bool) -> None:
+    def write(conn, mode: str, statement: str, args) -> None:
         t0 = time.perf_counter()
         with conn.transaction():
             qp.as_tenant(conn, tenant_id, "app_rw")
-            cur = conn.execute(SINGLE + (IDEMPOTENT if idempotent else ""), row)
+            cur = conn.execute(statement, args)
         spent[mode] += time.perf_counter() - t0
         inserted[mode] += cur.rowcount
 
+    def single(conn, mode: str, row: tuple, idempotent: bool) -> None:
+        write(conn, mode, SINGLE + (IDEMPOTENT if idempotent else ""), row)
+
     def batched(conn, mode: str, chunk: list[tuple], idempotent: bool) -> None:
-        columns = [list(col) for col in zip(*chunk)]
-        t0 = time.perf_counter()
-        with conn.transaction():
-            qp.as_tenant(conn, tenant_id, "app_rw")
-            cur = conn.execute(BATCH + (IDEMPOTENT if idempotent else ""), columns)
-        spent[mode] += time.perf_counter() - t0
-        inserted[mode] += cur.rowcount
+        write(conn, mode, BATCH + (IDEMPOTENT if idempotent else ""), [list(col) for col in zip(*chunk)])
 
     with psycopg.connect(url) as conn:
         for a, b in zip(rows["single_plain"], rows["single_idempotent"]):
@@ -406,7 +389,7 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
         raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale_name!r}")
     scale = SCALES[scale_name]
     wall0 = time.monotonic()
-    base = server_url(log)
+    base = target()  # DATABASE_URL, else the local server (started as by `make db-start`)
     url, needs_seed = prepare_database(base, scale, keep, log)
     result: dict = {"scale": scale.name, "target_events": scale.events, "started_at": datetime.now(timezone.utc).isoformat()}
     try:
