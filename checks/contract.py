@@ -186,3 +186,13 @@ TABLES: dict[str, Table] = {
 
 TENANT_SCOPED = [name for name, table in TABLES.items() if table.tenant_scoped]
 RECONCILIATION_STATES = ("idle", "running", "failed", "completed")
+
+# -- Row-Level Security (RLS) Policies / Roles and GRANTs ---------------------------------
+POLICY = "tenant_isolation_policy"
+# pg_policies' deparsing of `tenant_id = current_setting('app.current_tenant_id')::uuid`
+POLICY_EXPR = "(tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)"
+APP_ROLES = ("app_rw", "app_ro")
+TABLE_GRANTS = {
+    "app_rw": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    "app_ro": {"SELECT"},
+}

@@ -237,3 +237,95 @@ def lives_ok(conn: psycopg.Connection, sql: str, params: Sequence | dict = ()) -
 def results_eq(conn, sql: str, params: Sequence | dict, expected: list[tuple]) -> None:
     have = conn.execute(sql, params).fetchall()
     assert have == expected, f"{sql}\n  returned {have}\n  expected {expected}"
+
+
+# -- row-level security, policies, roles, privileges ------------------------------------
+def rls_enabled(conn, table: str, forced: bool) -> None:
+    """RLS is enabled on ``table``, and forced (or not) as stated."""
+    enabled, force = conn.execute(
+        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s", (_relid(conn, table),)
+    ).fetchone()
+    assert enabled, f"row-level security is not enabled on {table}"
+    assert force == forced, f"row-level security on {table} is {'' if force else 'not '}forced, expected forced={forced}"
+
+
+def _policies(conn, table: str) -> dict[str, tuple]:
+    rows = _rows(
+        conn,
+        "SELECT policyname, cmd, roles::text[], qual, with_check, permissive FROM pg_policies "
+        "WHERE schemaname = %s AND tablename = %s",
+        (SCHEMA, table),
+    )
+    return {name: (cmd, sorted(roles), qual, check, permissive) for name, cmd, roles, qual, check, permissive in rows}
+
+
+def policies_are(conn, table: str, want: Iterable[str]) -> None:
+    set_diff(f"policies on {table}", _policies(conn, table), want)
+
+
+def _policy(conn, table: str, policy: str) -> tuple:
+    policies = _policies(conn, table)
+    assert policy in policies, f"policy {policy} on {table} does not exist (have {sorted(policies)})"
+    return policies[policy]
+
+
+def policy_cmd_is(conn, table: str, policy: str, cmd: str) -> None:
+    have = _policy(conn, table, policy)[0]
+    assert have == cmd, f"policy {policy} on {table} applies to {have}, expected {cmd}"
+
+
+def policy_roles_are(conn, table: str, policy: str, roles: Iterable[str]) -> None:
+    set_diff(f"roles of policy {policy} on {table}", _policy(conn, table, policy)[1], roles)
+
+
+def policy_is_permissive(conn, table: str, policy: str) -> None:
+    have = _policy(conn, table, policy)[4]
+    assert have == "PERMISSIVE", f"policy {policy} on {table} is {have}, expected PERMISSIVE"
+
+
+def policy_exprs_are(conn, table: str, policy: str, using: str | None, with_check: str | None) -> None:
+    """The policy's USING and WITH CHECK expressions, as pg_policies deparses them."""
+    _cmd, _roles, qual, check, _perm = _policy(conn, table, policy)
+    assert qual == using, f"policy {policy} on {table} USING {qual!r}, expected {using!r}"
+    assert check == with_check, f"policy {policy} on {table} WITH CHECK {check!r}, expected {with_check!r}"
+
+
+def table_privs_are(conn, table: str, role: str, privileges: Iterable[str]) -> None:
+    """The privileges granted directly to ``role`` (or 'PUBLIC') on ``table``, exactly."""
+    have = _col(
+        conn,
+        "SELECT a.privilege_type FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
+        "WHERE c.oid = %s AND a.grantee = CASE WHEN %s = 'PUBLIC' THEN 0 "
+        "ELSE (SELECT oid FROM pg_roles WHERE rolname = %s) END",
+        (_relid(conn, table), role, role),
+    )
+    set_diff(f"privileges of {role} on {table}", have, privileges)
+
+
+def has_role(conn, role: str) -> dict:
+    row = conn.execute(
+        "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolinherit "
+        "FROM pg_roles WHERE rolname = %s",
+        (role,),
+    ).fetchone()
+    assert row is not None, f"role {role} does not exist"
+    keys = ("login", "superuser", "bypassrls", "createdb", "createrole", "inherit")
+    return dict(zip(keys, row))
+
+
+def role_owns_nothing(conn, role: str) -> None:
+    owned = _col(
+        conn,
+        "SELECT classid::regclass::text || ' ' || objid FROM pg_shdepend "
+        "WHERE refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s) AND deptype = 'o' "
+        "AND dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        (role,),
+    )
+    assert not owned, f"role {role} owns objects: {owned}"
+
+
+def schema_privs_are(conn, schema: str, role: str, privileges: Iterable[str]) -> None:
+    """Effective privileges of ``role`` on ``schema`` (USAGE, CREATE)."""
+    have = [p for p in ("USAGE", "CREATE") if conn.execute(
+        "SELECT has_schema_privilege(%s, %s, %s)", (role, schema, p)).fetchone()[0]]  # fmt: skip
+    set_diff(f"privileges of {role} on schema {schema}", have, privileges)
