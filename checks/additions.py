@@ -38,7 +38,7 @@ def _audit_trigger(table: str) -> dict[str, str]:
 def _pii_trigger(table: str) -> dict[str, str]:
     name = f"trg_{table}_reject_pii"
     return {name: f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE OF raw_payload ON public.{table} "
-                  f"FOR EACH ROW EXECUTE FUNCTION {PII_FUNCTION}()"}  # fmt: skip
+                  f"FOR EACH ROW WHEN (has_pii_key(new.raw_payload)) EXECUTE FUNCTION {PII_FUNCTION}()"}  # fmt: skip
 
 
 ADDITIONS: dict[str, Added] = {
