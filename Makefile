@@ -16,9 +16,10 @@ MIGRATION_FILES := $(filter-out %.rollback.sql,$(wildcard $(addsuffix /*.sql,$(S
 ROLLBACK_FILES := $(wildcard $(addsuffix /*.rollback.sql,$(SQL_DIRS)))
 # squawk reads .squawk.toml itself, but an --exclude on its command line replaces the file's
 # list, so rollback files get the file's exclusions plus their own: a rollback exists to drop
-# what its migration created (ban-drop-table, -column, -view, -function), nothing else is relaxed.
+# what its migration created (ban-drop-table, -column, -view, -function, -constraint, and
+# dropping an index without CONCURRENTLY inside the rollback's transaction), nothing else is relaxed.
 SQUAWK_CONFIG_EXCLUDED := $(shell $(PYTHON) -c 'import tomllib; print(",".join(tomllib.load(open(".squawk.toml", "rb"))["excluded_rules"]))')
-SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-column,ban-drop-view,ban-drop-function
+SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-column,ban-drop-view,ban-drop-function,ban-drop-constraint,require-concurrent-index-deletion
 
 export ATTRIBUTION_DB_PORT ?= 54329
 

@@ -12,7 +12,6 @@ Behaviour checks run in transactions that are rolled back.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 
 import psycopg
@@ -413,34 +412,3 @@ def test_verifying_without_a_timestamp_is_rejected(db, two):
     lives_ok(db, "UPDATE revenue_ledger SET is_verified = true, verified_at = now() WHERE id = %s",
              [a["revenue_ledger"]])  # fmt: skip
 
-
-# == rollbacks ==================================================================================
-def _schema_dump(url: str) -> str:
-    from attribution_db.cluster import find_bindir
-
-    proc = subprocess.run([str(find_bindir() / "pg_dump"), "--schema-only", url],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    # Recent pg_dump wraps its output in \restrict <random key>: not part of the schema.
-    return "\n".join(line for line in proc.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
-
-
-@pytest.mark.slow
-def test_each_rollback_restores_the_exact_previous_schema(make_database):
-    """For every migration, in apply order: schema before == schema after apply + rollback."""
-    from yoyo import get_backend
-
-    from attribution_db import dburl
-    from attribution_db import migrate as migrate_module
-
-    url = make_database("rollback")
-    backend = get_backend(dburl.to_yoyo(url))
-    try:
-        with backend.lock():
-            for migration in backend.to_apply(migrate_module.load()):
-                before = _schema_dump(url)
-                backend.apply_one(migration)
-                backend.rollback_one(migration)
-                assert _schema_dump(url) == before, f"rollback of {migration.id} does not restore the schema"
-                backend.apply_one(migration)
-    finally:
-        backend.connection.close()

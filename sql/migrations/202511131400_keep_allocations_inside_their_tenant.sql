@@ -5,20 +5,30 @@
 -- that; it needs a unique key on attribution_events (tenant_id, id) to reference, and an
 -- index leading with (tenant_id, event_id) so cascades never scan the table. The documented
 -- foreign key, its name and its ON DELETE CASCADE stay exactly as they are.
+-- Locking: the foreign key is added NOT VALID (a brief lock, no scan) and validated by
+-- 202511131405 in a transaction of its own, which blocks no writes. The two index builds
+-- block writes to their table while they run (seconds on the tables of this release); on a
+-- large live table, run this migration in a quiet window.
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
-ALTER TABLE attribution_events
-ADD CONSTRAINT uq_attribution_events_tenant_id_id UNIQUE (tenant_id, id);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX uq_attribution_events_tenant_id_id ON attribution_events (tenant_id, id);
 
+ALTER TABLE attribution_events
+ADD CONSTRAINT uq_attribution_events_tenant_id_id
+UNIQUE USING INDEX uq_attribution_events_tenant_id_id;
+
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX idx_attribution_allocations_tenant_event_id
 ON attribution_allocations (tenant_id, event_id);
 
 ALTER TABLE attribution_allocations
 ADD CONSTRAINT fk_attribution_allocations_tenant_event
 FOREIGN KEY (tenant_id, event_id)
-REFERENCES attribution_events (tenant_id, id) ON DELETE CASCADE;
+REFERENCES attribution_events (tenant_id, id) ON DELETE CASCADE
+NOT VALID;
 
 COMMENT ON CONSTRAINT uq_attribution_events_tenant_id_id ON attribution_events IS
 'Unique (tenant_id, id): the target of fk_attribution_allocations_tenant_event. id alone is '

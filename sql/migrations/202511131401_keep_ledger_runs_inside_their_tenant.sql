@@ -6,13 +6,20 @@
 -- on SET NULL: tenant_id is NOT NULL and must stay). A ledger row without a run
 -- (reconciliation_run_id NULL) is not checked (MATCH SIMPLE). The index is partial: only rows
 -- that name a run can ever be looked up through this key.
+-- Locking: as in 202511131400, the foreign key is added NOT VALID and validated by
+-- 202511131405; the two index builds block writes to their table while they run.
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
-ALTER TABLE reconciliation_runs
-ADD CONSTRAINT uq_reconciliation_runs_tenant_id_id UNIQUE (tenant_id, id);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX uq_reconciliation_runs_tenant_id_id ON reconciliation_runs (tenant_id, id);
 
+ALTER TABLE reconciliation_runs
+ADD CONSTRAINT uq_reconciliation_runs_tenant_id_id
+UNIQUE USING INDEX uq_reconciliation_runs_tenant_id_id;
+
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX idx_revenue_ledger_tenant_reconciliation_run_id
 ON revenue_ledger (tenant_id, reconciliation_run_id)
 WHERE reconciliation_run_id IS NOT NULL;
@@ -21,7 +28,8 @@ ALTER TABLE revenue_ledger
 ADD CONSTRAINT fk_revenue_ledger_tenant_reconciliation_run
 FOREIGN KEY (tenant_id, reconciliation_run_id)
 REFERENCES reconciliation_runs (tenant_id, id)
-ON DELETE SET NULL (reconciliation_run_id);
+ON DELETE SET NULL (reconciliation_run_id)
+NOT VALID;
 
 COMMENT ON CONSTRAINT uq_reconciliation_runs_tenant_id_id ON reconciliation_runs IS
 'Unique (tenant_id, id): the target of fk_revenue_ledger_tenant_reconciliation_run. id alone '
