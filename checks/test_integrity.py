@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import uuid
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from checks import additions, pgtap, rows
 from checks.additions import ADDITIONS, FUNCTIONS, PII_KEYS
-from checks.conftest import run_cli
 from checks.pgtap import lives_ok, results_eq, throws_ok
+from checks.test_isolation_attacks import attacker, connect, world  # noqa: F401 (shared fixtures)
 
 CHECK_VIOLATION, FK_VIOLATION = "23514", "23503"
 ALLOCATION_FK = "fk_attribution_allocations_tenant_event"
@@ -111,27 +109,11 @@ def two(db):
     return rows.full_tenant(db, "Tenant A"), rows.full_tenant(db, "Tenant B")
 
 
-@pytest.fixture(scope="module")
-def world(make_database):
-    """A migrated database holding tenants A and B (committed), for checks as app_rw."""
-    url = make_database("integrity")
-    run_cli("migrate", url=url)
-    with psycopg.connect(url) as conn:
-        a = rows.full_tenant(conn, "Tenant A")
-        b = rows.full_tenant(conn, "Tenant B")
-    return {"url": url, "A": a, "B": b}
-
-
 @pytest.fixture
-def app_rw(world):
-    """A connection acting as app_rw for tenant A, in a transaction that is rolled back."""
-    with psycopg.connect(world["url"]) as conn:
-        conn.execute("SET LOCAL ROLE app_rw")
-        conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(world["A"]["tenants"])])
-        try:
-            yield conn
-        finally:
-            conn.rollback()
+def app_rw(attacker):
+    """A connection acting as app_rw for tenant A (committed tenants A and B of the isolation
+    checks' ``world``), in a transaction that is rolled back."""
+    return attacker("app_rw")
 
 
 # == 1. references stay inside their tenant =====================================================
