@@ -556,10 +556,9 @@ def _triggers(rel: Relation) -> list[str]:
     out = ["#### Triggers", ""]
     for trg in rel.triggers:
         state = "" if trg.enabled == "O" else " (disabled)" if trg.enabled == "D" else f" (enabled: {trg.enabled})"
-        body = trg.definition.split(" ON ", 1)[0].replace("CREATE TRIGGER ", "").replace("CREATE CONSTRAINT TRIGGER ", "")
-        action = trg.definition.split(" EXECUTE ", 1)[-1]
-        out.append(f"- {code(trg.name)} - {code(body.split(' ', 1)[1] if ' ' in body else body)}, "
-                   f"{code(action)}{state} - {comment_line(trg.comment)}")  # fmt: skip
+        match = re.match(r"CREATE (?:CONSTRAINT )?TRIGGER \S+ (.*?) ON \S+ (.*)$", trg.definition)
+        body = f"{match.group(1)} {match.group(2)}" if match else trg.definition
+        out.append(f"- {code(trg.name)} - {code(body)}{state} - {comment_line(trg.comment)}")
     for name, definition, comment in rel.rules:
         out.append(f"- rule {code(name)} - {code(' '.join(definition.split()))} - {comment_line(comment)}")
     return out + [""]
