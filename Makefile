@@ -14,7 +14,7 @@ SQL_DIRS := sql/migrations sql/policies sql/views
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql clean
+.PHONY: help venv migrate status rollback refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ status: $(STAMP) ## show applied and pending migrations
 
 rollback: $(STAMP) ## roll back the latest migration (ALL=1 rolls back every one)
 	@$(CLI) rollback $(if $(ALL),--all)
+
+refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=30, FORCE=1)
+	@$(CLI) refresh --ttl $(or $(TTL),30) $(if $(FORCE),--force)
+
+refresh-sidecar: $(STAMP) ## refresh every EVERY seconds (default 10) until SIGTERM, logging each
+	@$(CLI) refresh --ttl $(or $(TTL),30) --every $(or $(EVERY),10)
 
 docs: $(STAMP) ## regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database
 	@$(CLI) docs

@@ -196,3 +196,37 @@ TABLE_GRANTS = {
     "app_rw": {"SELECT", "INSERT", "UPDATE", "DELETE"},
     "app_ro": {"SELECT"},
 }
+
+# -- Materialized Views -----------------------------------------------------------------
+MATERIALIZED_VIEWS = {
+    "mv_realtime_revenue": {
+        "columns": [
+            ("tenant_id", "uuid"),
+            ("total_revenue", "numeric"),
+            ("verified", "boolean"),
+            ("data_freshness_seconds", "integer"),
+        ],
+        "index": "idx_mv_realtime_revenue_tenant_id",
+    },
+    "mv_reconciliation_status": {
+        "columns": [
+            ("tenant_id", "uuid"),
+            ("state", "character varying(20)"),
+            ("last_run_at", TSTZ),
+            ("reconciliation_run_id", "uuid"),
+        ],
+        "index": "idx_mv_reconciliation_status_tenant_id",
+    },
+}
+VIEW_GRANTS = {"app_rw": {"SELECT"}, "app_ro": {"SELECT"}}
+
+# -- Beyond the dictionary (DESIGN decision 9): added objects, each with its reason ------
+# The tenant-scoped read path of the API (docs/decisions/0001-materialized-views-and-rls.md).
+CURRENT_TENANT_VIEWS = {
+    "v_realtime_revenue_current_tenant": "mv_realtime_revenue",
+    "v_reconciliation_status_current_tenant": "mv_reconciliation_status",
+}
+# Tables that hold no tenant data, beside the six documented ones.
+EXTRA_TABLES = {
+    "read_model_refreshes": "bookkeeping of refresh_read_model(): last refresh and its duration",
+}

@@ -329,3 +329,30 @@ def schema_privs_are(conn, schema: str, role: str, privileges: Iterable[str]) ->
     have = [p for p in ("USAGE", "CREATE") if conn.execute(
         "SELECT has_schema_privilege(%s, %s, %s)", (role, schema, p)).fetchone()[0]]  # fmt: skip
     set_diff(f"privileges of {role} on schema {schema}", have, privileges)
+
+
+def relations_are(conn, relkind: str, want: Iterable[str], schema: str = SCHEMA) -> None:
+    """Relations of one kind ('v' views, 'm' materialized views, ...) in ``schema``."""
+    have = _col(
+        conn,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = %s",
+        (schema, relkind),
+    )
+    names = {"v": "views", "m": "materialized views", "r": "tables"}
+    set_diff(f"{names.get(relkind, relkind)} in schema {schema}", have, want)
+
+
+def columns_typed(conn, relation: str, want: Sequence[tuple[str, str]]) -> None:
+    """Columns of ``relation`` in order, with their types."""
+    have = _rows(
+        conn,
+        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (_relid(conn, relation),),
+    )
+    assert have == list(want), f"columns of {relation} are {have}, expected {list(want)}"
+
+
+def owner_of(conn, relation: str) -> str:
+    return conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = %s", (_relid(conn, relation),)).fetchone()[0]

@@ -144,6 +144,15 @@ def mapping_problems(conn, mapping: dict) -> tuple[list[str], list[str]]:
             problems += found
             if skip and skip.split(": ")[0] not in skipped:
                 skipped.append(skip.split(": ")[0])
+        api_view = (responses.get(response) or {}).get("api_view")
+        for field, spec in mapped.items():
+            if api_view and relation_kind(conn, api_view) is None and relation_kind(conn, spec["column"].split(".")[0]) is None:
+                continue  # neither the read model nor its view has landed: skipped above
+            have = column_type(conn, f"{api_view}.{field}") if api_view else None
+            if have is None:
+                problems.append(f"{response}.{field}: the API view {api_view}.{field} does not exist")
+            elif spec.get("api_type") in TYPE_COMPATIBILITY and base_type(have) not in TYPE_COMPATIBILITY[spec["api_type"]]:
+                problems.append(f"{response}.{field}: {api_view}.{field} is {have}, not compatible with {spec['api_type']}")
         read_model = (responses.get(response) or {}).get("read_model")
         if any(spec["column"].split(".")[0] != read_model for spec in mapped.values()):
             problems.append(f"{response}: every field must come from its read_model {read_model}")
@@ -244,6 +253,10 @@ def test_whole_mapping_has_no_problem(catalog):
          "api_type integer, the contract says date-time"),
         (("RealtimeRevenueResponse", "verified", "column"), "revenue_ledger.no_such_column",
          "every field must come from its read_model"),
+        (("RealtimeRevenueResponse", "verified", "column"), "mv_realtime_revenue.verified_flag",
+         "column mv_realtime_revenue.verified_flag does not exist"),
+        (("ReconciliationStatusResponse", "state", "column"), "mv_reconciliation_status.reconciliation_run_id",
+         "mv_reconciliation_status.reconciliation_run_id is uuid, not compatible with API type enum"),
     ],
 )  # fmt: skip
 def test_a_broken_mapping_is_reported(catalog, path, value, expected):
@@ -255,6 +268,13 @@ def test_a_broken_mapping_is_reported(catalog, path, value, expected):
     node[path[-1]] = value
     problems, _ = mapping_problems(catalog, mapping)
     assert any(expected in p for p in problems), problems
+
+
+def test_a_missing_api_view_is_reported(catalog):
+    mapping = copy.deepcopy(load_mapping())
+    mapping["responses"]["ReconciliationStatusResponse"]["api_view"] = "v_no_such_view"
+    problems, _ = mapping_problems(catalog, mapping)
+    assert any("the API view v_no_such_view.state does not exist" in p for p in problems), problems
 
 
 def test_an_incompatible_view_column_type_is_reported(catalog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks import pgtap
-from checks.contract import TABLES
+from checks.contract import EXTRA_TABLES, TABLES
 
 COLUMNS = [(t.name, c) for t in TABLES.values() for c in t.columns]
 INDEXES = [(t.name, name, ix) for t in TABLES.values() for name, ix in t.indexes.items()]
@@ -13,7 +13,7 @@ FOREIGN_KEYS = [(t.name, name, fk) for t in TABLES.values() for name, fk in t.fo
 
 
 def test_tables_are(catalog):
-    pgtap.tables_are(catalog, TABLES)
+    pgtap.tables_are(catalog, [*TABLES, *EXTRA_TABLES])
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -1,4 +1,4 @@
-"""Command line: ``attribution-db migrate|status|rollback|docs|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|refresh|docs|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
 line on stderr and exit with status 1; nothing prints a traceback.
@@ -81,6 +81,14 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_refresh(args) -> int:
+    from attribution_db import refresh
+
+    if args.ttl < 0 or (args.every is not None and args.every <= 0):
+        raise CliError("--ttl must be >= 0 and --every > 0 (seconds)")
+    return refresh.run(target(start=False), args.ttl, args.force, args.every)
+
+
 def cmd_docs(args) -> int:
     from attribution_db import docs
 
@@ -153,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
     group.add_argument("--all", action="store_true", help="roll back every applied migration")
     rollback.set_defaults(func=cmd_rollback)
+    refresh = sub.add_parser("refresh", help="refresh the materialized views older than the TTL")
+    refresh.add_argument("--ttl", type=float, default=30.0, help="seconds a view stays fresh (default 30)")
+    refresh.add_argument("--force", action="store_true", help="refresh regardless of age")
+    refresh.add_argument("--every", type=float, metavar="N", help="sidecar mode: refresh every N seconds until SIGTERM")
+    refresh.set_defaults(func=cmd_refresh)
     docs = sub.add_parser(
         "docs", help="regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database"
     )
