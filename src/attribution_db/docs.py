@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
-import tempfile
 import tomllib
 import uuid
 from collections import defaultdict
@@ -89,6 +87,11 @@ def migration_files() -> list[str]:
 # -- small helpers ------------------------------------------------------------------------
 def _rows(conn, query: str, params=()) -> list[tuple]:
     return conn.execute(query, params).fetchall()
+
+
+def _records(conn, names: str, query: str, params=()) -> list[dict]:
+    """Rows as dicts keyed by the space-separated ``names``."""
+    return [dict(zip(names.split(), row)) for row in _rows(conn, query, params)]
 
 
 def md(text: str | None) -> str:
@@ -335,46 +338,39 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         )
     ]
 
-    functions = [
-        dict(zip(("oid", "signature", "kind", "result", "language", "security_definer",
-                  "volatility", "config", "comment"), row))  # fmt: skip
-        for row in _rows(
-            conn,
-            "SELECT p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
-            "p.prokind, pg_get_function_result(p.oid), l.lanname, p.prosecdef, p.provolatile, "
-            "coalesce(p.proconfig, '{}'), obj_description(p.oid, 'pg_proc') "
-            "FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
-            "WHERE p.pronamespace = %s::regnamespace AND "
-            + NOT_EXTENSION.format(cls="'pg_proc'", oid="p.oid") + " ORDER BY 2",
-            (SCHEMA,),
-        )
-    ]  # fmt: skip
+    functions = _records(
+        conn,
+        "oid signature kind result language security_definer volatility config comment",
+        "SELECT p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+        "p.prokind, pg_get_function_result(p.oid), l.lanname, p.prosecdef, p.provolatile, "
+        "coalesce(p.proconfig, '{}'), obj_description(p.oid, 'pg_proc') "
+        "FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+        "WHERE p.pronamespace = %s::regnamespace AND "
+        + NOT_EXTENSION.format(cls="'pg_proc'", oid="p.oid") + " ORDER BY 2",
+        (SCHEMA,),
+    )  # fmt: skip
 
-    types = [
-        dict(zip(("name", "kind", "definition", "comment"), row))
-        for row in _rows(
-            conn,
-            "SELECT t.typname, t.typtype, CASE t.typtype "
-            "  WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' "
-            "     ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')' "
-            "  WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END, "
-            "obj_description(t.oid, 'pg_type') FROM pg_type t "
-            "WHERE t.typnamespace = %s::regnamespace AND t.typtype IN ('d', 'e') AND "
-            + NOT_EXTENSION.format(cls="'pg_type'", oid="t.oid") + " ORDER BY t.typname",
-            (SCHEMA,),
-        )
-    ]  # fmt: skip
+    types = _records(
+        conn,
+        "name kind definition comment",
+        "SELECT t.typname, t.typtype, CASE t.typtype "
+        "  WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' "
+        "     ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')' "
+        "  WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END, "
+        "obj_description(t.oid, 'pg_type') FROM pg_type t "
+        "WHERE t.typnamespace = %s::regnamespace AND t.typtype IN ('d', 'e') AND "
+        + NOT_EXTENSION.format(cls="'pg_type'", oid="t.oid") + " ORDER BY t.typname",
+        (SCHEMA,),
+    )  # fmt: skip
 
-    roles = [
-        dict(zip(("name", "login", "superuser", "bypassrls", "inherit", "comment"), row))
-        for row in _rows(
-            conn,
-            "SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolinherit, "
-            "shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ANY(%s) "
-            "ORDER BY rolname DESC",
-            (list(APP_ROLES),),
-        )
-    ]
+    roles = _records(
+        conn,
+        "name login superuser bypassrls inherit comment",
+        "SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolinherit, "
+        "shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ANY(%s) "
+        "ORDER BY rolname DESC",
+        (list(APP_ROLES),),
+    )
 
     grants: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     wanted = list(APP_ROLES)
@@ -769,7 +765,7 @@ def fresh_database():
     With DATABASE_URL set, a temporary database on that server (the role needs CREATEDB);
     otherwise a throwaway cluster in a temporary folder on a free port.
     """
-    from attribution_db.cluster import Cluster, free_port, server_user
+    from attribution_db.cluster import throwaway_cluster
     from attribution_db.migrate import Migrator
 
     external = dburl.from_env()
@@ -785,23 +781,11 @@ def fresh_database():
             with dburl.connect(external, autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         return
-    workdir = Path(tempfile.mkdtemp(prefix="attribution-db-docs-"))
-    try:
-        user = server_user()
-        if user:
-            shutil.chown(workdir, user=user)
-        cluster = Cluster(workdir / "data", free_port(), durable=False)
-        cluster.start()
-        try:
-            from attribution_db.cli import ensure_database
-
-            ensure_database(cluster)
-            Migrator(cluster.url()).apply(report=lambda *_: None)
-            yield cluster.url()
-        finally:
-            cluster.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with throwaway_cluster("attribution-db-docs-") as cluster:
+        with dburl.connect(cluster.url("postgres"), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE docs")
+        Migrator(cluster.url("docs")).apply(report=lambda *_: None)
+        yield cluster.url("docs")
 
 
 def stale_documents(documents: dict[str, str], folder: Path = DOCS_DIR) -> list[str]:
