@@ -10,11 +10,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLI := $(BIN)/attribution-db
-SQL_DIRS := sql/migrations sql/policies sql/views
+# The migration folders, as yoyo.ini lists them (a new folder needs no change here).
+SQL_DIRS := $(shell sed -n 's/^sources *= *//p' yoyo.ini)
+MIGRATION_FILES := $(filter-out %.rollback.sql,$(wildcard $(addsuffix /*.sql,$(SQL_DIRS))))
+ROLLBACK_FILES := $(wildcard $(addsuffix /*.rollback.sql,$(SQL_DIRS)))
+# squawk reads .squawk.toml itself, but an --exclude on its command line replaces the file's
+# list, so rollback files get the file's exclusions plus their own: a rollback exists to drop
+# what its migration created (ban-drop-table, -column, -view, -function), nothing else is relaxed.
+SQUAWK_CONFIG_EXCLUDED := $(shell $(PYTHON) -c 'import tomllib; print(",".join(tomllib.load(open(".squawk.toml", "rb"))["excluded_rules"]))')
+SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-column,ban-drop-view,ban-drop-function
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +41,20 @@ migrate: $(STAMP) ## apply pending migrations (starts the local server unless DA
 status: $(STAMP) ## show applied and pending migrations
 	@$(CLI) status
 
-rollback: $(STAMP) ## roll back the latest migration (ALL=1 rolls back every one)
-	@$(CLI) rollback $(if $(ALL),--all)
+rollback: $(STAMP) ## roll back exactly the latest migration (N=3: the latest 3; ALL=1: every one)
+	@$(CLI) rollback $(if $(filter 1,$(ALL)),--all,$(if $(N),--count $(N)))
+
+mark: $(STAMP) ## record migration ID=<id> as applied without running it (recovery after a killed run)
+	@$(if $(ID),$(CLI) mark $(ID),echo 'usage: make mark ID=<migration id>' >&2; exit 2)
+
+break-lock: $(STAMP) ## remove a stale migration lock left by a killed run
+	@$(CLI) break-lock
+
+manifest: $(STAMP) ## add new migration files to sql/manifest.sha256 (recorded ones never change)
+	@$(CLI) manifest
+
+schema: $(STAMP) ## regenerate sql/schema.sql from a freshly migrated throwaway database
+	@$(CLI) schema
 
 refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=30, FORCE=1)
 	@$(CLI) refresh --ttl $(or $(TTL),30) $(if $(FORCE),--force)
@@ -53,8 +73,11 @@ test: lint-sql check ## lint the SQL, then run every check on a throwaway server
 check: $(STAMP) ## run the checks only (pytest; ARGS=... passes options)
 	@$(BIN)/pytest $(ARGS)
 
-lint-sql: $(STAMP) ## lint every migration with sqlfluff
+lint-sql: $(STAMP) ## lint every migration with sqlfluff (style) and squawk (safety on a busy server)
 	@$(BIN)/sqlfluff lint --disable-progress-bar $(SQL_DIRS)
+	@$(if $(MIGRATION_FILES),$(BIN)/squawk --reporter gcc $(MIGRATION_FILES))
+	@$(if $(ROLLBACK_FILES),$(BIN)/squawk --reporter gcc --exclude=$(SQUAWK_ROLLBACK_EXCLUDED) $(ROLLBACK_FILES))
+	@echo "squawk: $(words $(MIGRATION_FILES)) migration and $(words $(ROLLBACK_FILES)) rollback files pass"
 
 fix-sql: $(STAMP) ## let sqlfluff fix what it can in the SQL files
 	@$(BIN)/sqlfluff fix --disable-progress-bar $(SQL_DIRS)

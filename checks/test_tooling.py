@@ -13,6 +13,7 @@ from attribution_db import PROJECT_ROOT, cli
 from attribution_db import migrate as migrate_module
 from attribution_db.cluster import free_port
 from checks.conftest import run_cli
+from checks.fingerprint import diff, fingerprint
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -78,26 +79,44 @@ def test_status_lists_every_migration(migrated_url):
 
 
 def test_failing_migration_names_file_and_error_and_leaves_nothing(make_database, tmp_path, monkeypatch, capsys):
-    """A migration failing half-way is rolled back whole; the earlier ones stay applied."""
+    """A migration failing half-way is rolled back whole: schema and yoyo's records are
+    exactly as before the run, the earlier migrations stay applied, the exit status is 1."""
     good = tmp_path / "0001_good.sql"
     good.write_text("CREATE TABLE good_one (id int);\n")
     (tmp_path / "0001_good.rollback.sql").write_text("DROP TABLE good_one;\n")
-    (tmp_path / "0002_broken.sql").write_text(
-        "-- creates a table, then fails\nCREATE TABLE half_done (id int);\nINSERT INTO no_such_table VALUES (1);\n"
-    )
     url = make_database("broken")
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setattr(migrate_module, "sources", lambda: [str(tmp_path)])
     monkeypatch.setattr(migrate_module, "relpath", lambda m: str(Path(m.path).name))
+    assert cli.main(["migrate"]) == 0
+    before = fingerprint(url), bookkeeping(url)
+    (tmp_path / "0002_broken.sql").write_text(
+        "-- creates a table, comments it, then fails\nCREATE TABLE half_done (id int);\n"
+        "COMMENT ON TABLE good_one IS 'changed';\nINSERT INTO no_such_table VALUES (1);\n"
+    )
+    capsys.readouterr()
     assert cli.main(["migrate"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert "0002_broken.sql" in err[0] and "42P01" in err[0] and "no_such_table" in err[0], err[0]
+    after = fingerprint(url), bookkeeping(url)
+    assert after == before, "a failed migration changed the database:\n" + diff(before[0], after[0])
     with psycopg.connect(url) as conn:
-        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         applied = {r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration")}
-    assert "half_done" not in tables and "good_one" in tables
     assert applied == {"0001_good"}
+
+
+def bookkeeping(url: str) -> tuple:
+    """yoyo's records: what is applied, the log, and the lock table."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return tuple(
+            conn.execute(query).fetchall()
+            for query in (
+                "SELECT migration_id FROM _yoyo_migration ORDER BY 1",
+                "SELECT migration_id, operation FROM _yoyo_log ORDER BY created_at_utc",
+                "SELECT pid FROM yoyo_lock",
+            )
+        )
 
 
 def test_every_migration_has_a_rollback_and_a_header_comment():

@@ -18,6 +18,8 @@ FROM reconciliation_runs
 ORDER BY tenant_id ASC, last_run_at DESC, created_at DESC, id DESC
 WITH DATA;
 
+-- The view was created just above, in this transaction: nobody else can see it yet.
+-- squawk-ignore require-concurrent-index-creation
 CREATE UNIQUE INDEX idx_mv_reconciliation_status_tenant_id
 ON mv_reconciliation_status (tenant_id);
 

@@ -1,4 +1,4 @@
-"""Command line: ``attribution-db migrate|status|rollback|refresh|docs|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|refresh|docs|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
 line on stderr and exit with status 1; nothing prints a traceback.
@@ -65,19 +65,27 @@ def cmd_status(args) -> int:
         print(f"  applied  {mid}")
     for mid in state.pending:
         print(f"  pending  {mid}")
+    for mid in state.missing or []:
+        print(f"  applied  {mid}  (recorded, but no migration file has it any more)")
     print(f"{len(state.applied)} applied, {len(state.pending)} pending")
+    if state.stale_lock:
+        pid, ctime = state.stale_lock
+        print(f"warning: a stale migration lock (pid {pid}, taken {ctime} UTC) is left; `make break-lock` removes it")
     return 0
 
 
 def cmd_rollback(args) -> int:
     from attribution_db.migrate import Migrator
 
+    if args.count is not None and args.count < 1:
+        raise CliError("--count must be at least 1 (use --all to roll back every migration)")
     migrator = Migrator(target(start=False))
-    done = migrator.rollback(None if args.all else args.count)
+    done = migrator.rollback(None if args.all else (args.count or 1))
+    remaining = len(migrator.status().applied)
     if not done:
         print("nothing to roll back: no migration is applied")
     else:
-        print(f"rolled back {len(done)} migration(s): {', '.join(done)}")
+        print(f"rolled back {len(done)} migration(s): {', '.join(done)}; {remaining} still applied")
     return 0
 
 
@@ -87,6 +95,63 @@ def cmd_refresh(args) -> int:
     if args.ttl < 0 or (args.every is not None and args.every <= 0):
         raise CliError("--ttl must be >= 0 and --every > 0 (seconds)")
     return refresh.run(target(start=False), args.ttl, args.force, args.every)
+
+
+def cmd_mark(args) -> int:
+    from attribution_db.migrate import Migrator
+
+    path = Migrator(target(start=False)).mark(args.migration_id)
+    print(f"recorded {args.migration_id} ({path}) as applied without running it")
+    return 0
+
+
+def cmd_break_lock(args) -> int:
+    from attribution_db.migrate import Migrator
+
+    row = Migrator(target(start=False)).break_lock()
+    if row:
+        print(f"removed the stale migration lock of pid {row[0]} (taken {row[1]} UTC)")
+    else:
+        print("no migration lock to remove")
+    return 0
+
+
+def cmd_manifest(args) -> int:
+    from attribution_db import history
+
+    if args.check:
+        history.check()
+        print(f"{history.MANIFEST_NAME}: every recorded migration file is unchanged")
+    else:
+        added = history.update()
+        for path in added:
+            print(f"  added {path}")
+        print(f"{history.MANIFEST_NAME}: {len(added)} file(s) added" if added else f"{history.MANIFEST_NAME}: up to date")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from attribution_db import snapshot
+
+    if args.check:
+        snapshot.check(snapshot.dump_fresh(server_url()))
+        print(f"{snapshot.SNAPSHOT_NAME} is up to date")
+    else:
+        changed = snapshot.write(snapshot.dump_fresh(server_url()))
+        print(f"{snapshot.SNAPSHOT_NAME} {'rewritten' if changed else 'unchanged'}")
+    return 0
+
+
+def server_url() -> str:
+    """A URL on the server in use (DATABASE_URL's or the local one, started if needed)."""
+    url = dburl.from_env()
+    if url:
+        dburl.parse(url)
+        return url
+    cluster = Cluster.embedded()
+    if cluster.start():
+        print(f"started the local PostgreSQL on 127.0.0.1:{cluster.port} (data in {cluster.datadir})")
+    return cluster.url("postgres")
 
 
 def cmd_docs(args) -> int:
@@ -158,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="list applied and pending migrations").set_defaults(func=cmd_status)
     rollback = sub.add_parser("rollback", help="roll back the latest migration(s)")
     group = rollback.add_mutually_exclusive_group()
-    group.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
+    group.add_argument("--count", type=int, help="how many to roll back (default 1)")
     group.add_argument("--all", action="store_true", help="roll back every applied migration")
     rollback.set_defaults(func=cmd_rollback)
     refresh = sub.add_parser("refresh", help="refresh the materialized views older than the TTL")
@@ -166,6 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--force", action="store_true", help="refresh regardless of age")
     refresh.add_argument("--every", type=float, metavar="N", help="sidecar mode: refresh every N seconds until SIGTERM")
     refresh.set_defaults(func=cmd_refresh)
+    mark = sub.add_parser("mark", help="record a pending migration as applied without running it")
+    mark.add_argument("migration_id")
+    mark.set_defaults(func=cmd_mark)
+    sub.add_parser("break-lock", help="remove a stale migration lock left by a killed run").set_defaults(
+        func=cmd_break_lock
+    )
+    manifest = sub.add_parser("manifest", help="add new migration files to the checksum manifest")
+    manifest.add_argument("--check", action="store_true", help="only check the recorded checksums")
+    manifest.set_defaults(func=cmd_manifest)
+    schema = sub.add_parser("schema", help="write sql/schema.sql from a freshly migrated database")
+    schema.add_argument("--check", action="store_true", help="fail when sql/schema.sql is stale")
+    schema.set_defaults(func=cmd_schema)
     docs = sub.add_parser(
         "docs", help="regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database"
     )

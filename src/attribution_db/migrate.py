@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,14 +43,26 @@ def describe_db_error(exc: psycopg.Error) -> str:
     return f"{state}: {text}" if state else text
 
 
+#: SQLSTATEs meaning "it already exists": a migration failing with one of them, when it is the
+#: first pending one, was most likely applied by a run killed before yoyo recorded it.
+DUPLICATE_OBJECT = {"42P07", "42710", "42701", "42723", "42P06", "42P16", "42712"}
+
+#: Key of the session-level advisory lock every attribution-db run on a database holds while it
+#: migrates. PostgreSQL releases it when the session ends, so unlike yoyo's lock row it cannot
+#: outlive a killed run: a yoyo lock row found while holding it is stale.
+ADVISORY_KEY = "attribution-db migrate"
+
+
 @dataclass
 class Status:
     applied: list[str]
     pending: list[str]
+    stale_lock: tuple[int, object] | None = None  # (pid, ctime) of a lock row nobody holds
+    missing: list[str] | None = None  # recorded as applied, but no file has that migration
 
 
 class Migrator:
-    """A yoyo backend on one database, holding yoyo's lock while it works."""
+    """A yoyo backend on one database, holding the migration lock while it works."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -62,18 +75,29 @@ class Migrator:
         self.migrations = load()
 
     def status(self) -> Status:
-        applied = set(self.backend.get_applied_migration_hashes())
+        applied_hashes = self.backend.get_applied_migration_hashes()
         ordered = list(self.backend.to_rollback(self.migrations))[::-1]
         pending = list(self.backend.to_apply(self.migrations))
-        assert all(m.hash in applied for m in ordered)
-        return Status([m.id for m in ordered], [m.id for m in pending])
+        known = {m.hash for m in self.migrations}
+        recorded = dict(self.backend.execute(
+            f"SELECT migration_hash, migration_id FROM {self.backend.migration_table_quoted}"
+        ).fetchall())
+        missing = [recorded[h] for h in applied_hashes if h not in known]
+        with _AdvisoryLock(self.url, wait=0) as held:
+            stale = self._lock_row() if held else None
+        return Status([m.id for m in ordered], [m.id for m in pending], stale, missing)
 
-    def apply(self, report=print) -> list[str]:
-        """Apply every pending migration in order; stop at the first failure."""
+    def apply(self, report=print, limit: int | None = None) -> list[str]:
+        """Apply pending migrations in order (the first ``limit`` only, when given).
+
+        The pending list is computed inside the lock, so two concurrent runs apply each
+        migration once: the second one waits, then finds nothing left to do.
+        """
         done: list[str] = []
         with self._lock():
-            for migration in self.backend.to_apply(self.migrations):
-                self._run(migration, "apply", report)
+            pending = list(self.backend.to_apply(self.migrations))
+            for index, migration in enumerate(pending if limit is None else pending[:limit]):
+                self._run(migration, "apply", report, first=index == 0)
                 done.append(migration.id)
         return done
 
@@ -87,35 +111,136 @@ class Migrator:
                 done.append(migration.id)
         return done
 
-    def _lock(self):
-        return _Lock(self.backend)
+    def mark(self, migration_id: str) -> str:
+        """Record a pending migration as applied without running it (after a killed run)."""
+        with self._lock():
+            pending = {m.id: m for m in self.backend.to_apply(self.migrations)}
+            if migration_id not in pending:
+                state = "already recorded as applied" if migration_id in {m.id for m in self.migrations} else "unknown"
+                raise CliError(f"cannot mark {migration_id}: it is {state}; `make status` lists the migrations")
+            with self.backend.transaction():
+                self.backend.mark_one(pending[migration_id], log=True)
+        return relpath(pending[migration_id])
 
-    def _run(self, migration, direction: str, report) -> None:
+    def break_lock(self) -> tuple[int, object] | None:
+        """Delete a stale yoyo lock row; refuse while an attribution-db run holds the lock."""
+        with _AdvisoryLock(self.url, wait=0) as held:
+            if not held:
+                raise CliError("a migration run is in progress on this database (it holds the lock); wait for it")
+            row = self._lock_row()
+            if row:
+                self.backend.break_lock()
+        return row
+
+    def _lock_row(self) -> tuple[int, object] | None:
+        row = self.backend.execute(f"SELECT pid, ctime FROM {self.backend.lock_table_quoted}").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _lock(self):
+        return _Lock(self)
+
+    def _run(self, migration, direction: str, report, first: bool = False) -> None:
         verb = {"apply": "applying", "rollback": "rolling back"}[direction]
         report(f"{verb} {migration.id}  ({relpath(migration)})")
         try:
-            if direction == "apply":
-                self.backend.apply_one(migration)
-            else:
-                self.backend.rollback_one(migration)
+            self._run_and_record(migration, direction)
         except psycopg.Error as exc:
-            raise CliError(
+            message = (
                 f"{direction} of {relpath(migration)} failed: {describe_db_error(exc)} "
                 "-- that migration was rolled back, the database is as it was before it"
-            ) from None
+            )
+            if direction == "apply" and first and getattr(exc, "sqlstate", None) in DUPLICATE_OBJECT:
+                message += (
+                    f"; its objects already exist, so a run was probably killed after applying it but "
+                    f"before recording it: if the database already matches {migration.id}, record it "
+                    f"with `make mark ID={migration.id}` and run `make migrate` again"
+                )
+            raise CliError(message) from None
+
+    def _run_and_record(self, migration, direction: str) -> None:
+        """Run a migration and record it in ONE transaction (yoyo itself uses two).
+
+        yoyo's apply_one commits the migration, then records it in a second transaction, so
+        a run killed in between leaves it applied but unrecorded. Doing both in one
+        transaction makes apply-and-record atomic. Migrations marked
+        ``-- transactional: false`` cannot be wrapped and go through yoyo unchanged.
+        """
+        backend = self.backend
+        migration.load()
+        if not migration.use_transactions:
+            (backend.apply_one if direction == "apply" else backend.rollback_one)(migration)
+            return
+        backend.ensure_internal_schema_updated()
+        with backend.transaction():
+            migration.process_steps(backend, direction)
+            backend.log_migration(migration, direction)
+            if direction == "apply":
+                backend.mark_one(migration, log=False)
+            else:
+                backend.unmark_one(migration, log=False)
+
+
+class _AdvisoryLock:
+    """A session-level advisory lock on its own connection; ``wait`` seconds to get it."""
+
+    def __init__(self, url: str, wait: float) -> None:
+        self.url = url
+        self.wait = wait
+        self.conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> bool:
+        self.conn = dburl.connect(self.url, autocommit=True)
+        deadline = time.monotonic() + self.wait
+        while True:
+            got = self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (ADVISORY_KEY,)).fetchone()[0]
+            if got or time.monotonic() >= deadline:
+                return bool(got)
+            time.sleep(0.2)
+
+    def __exit__(self, *exc_info):
+        if self.conn is not None:
+            self.conn.close()  # ends the session, which releases the lock
+        return False
 
 
 class _Lock:
-    """yoyo's migration lock, with a one-line error when another run holds it too long."""
+    """The advisory lock, then yoyo's own lock row; one-line errors when either is stuck.
 
-    def __init__(self, backend) -> None:
-        self._cm = backend.lock(timeout=120)
+    Holding the advisory lock proves no other attribution-db run is migrating, so a yoyo
+    lock row present then was left by a killed run (or a `yoyo` command run by hand).
+    """
+
+    WAIT = 120  # seconds to wait for another run to finish
+
+    def __init__(self, migrator: Migrator) -> None:
+        self.migrator = migrator
+        self.advisory = _AdvisoryLock(migrator.url, wait=self.WAIT)
+        self._cm = None
 
     def __enter__(self):
+        if not self.advisory.__enter__():
+            self.advisory.__exit__(None, None, None)
+            raise CliError(f"another migration run has held the lock for over {self.WAIT} s; try again later")
         try:
-            return self._cm.__enter__()
-        except LockTimeout as exc:
-            raise CliError(f"another migration run holds the lock: {exc}") from None
+            row = self.migrator._lock_row()
+            if row:
+                pid, ctime = row
+                raise CliError(
+                    f"a stale migration lock (pid {pid}, taken {ctime} UTC) was left by a killed run: "
+                    "no attribution-db run holds the lock now; unless a `yoyo` command is running by "
+                    "hand, remove it with `make break-lock`, then run `make migrate` again"
+                )
+            self._cm = self.migrator.backend.lock(timeout=10)
+            try:
+                return self._cm.__enter__()
+            except LockTimeout as exc:
+                raise CliError(f"another migration run holds yoyo's lock: {exc}") from None
+        except BaseException:
+            self.advisory.__exit__(None, None, None)
+            raise
 
     def __exit__(self, *exc_info):
-        return self._cm.__exit__(*exc_info)
+        try:
+            return self._cm.__exit__(*exc_info)
+        finally:
+            self.advisory.__exit__(None, None, None)
