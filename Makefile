@@ -23,7 +23,7 @@ SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-co
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar test check lint-sql fix-sql db-start db-stop db-status psql clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=
 
 refresh-sidecar: $(STAMP) ## refresh every EVERY seconds (default 10) until SIGTERM, logging each
 	@$(CLI) refresh --ttl $(or $(TTL),30) --every $(or $(EVERY),10)
+
+docs: $(STAMP) ## regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database
+	@$(CLI) docs
+
+docs-check: $(STAMP) ## fail when a committed document in docs/ is stale (writes nothing)
+	@$(CLI) docs --check
 
 test: lint-sql check ## lint the SQL, then run every check on a throwaway server (or DATABASE_URL)
 

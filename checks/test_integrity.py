@@ -84,24 +84,6 @@ def test_every_raw_payload_column_has_the_pii_guard(catalog):
     assert missing == [], f"tables with raw_payload but without the PII guard: {missing}"
 
 
-def test_no_constraint_index_trigger_or_function_lacks_a_comment(catalog):
-    """Schema-wide rule: every such object in schema public carries a COMMENT (yoyo's own
-    tables aside; an index behind a constraint is described by the constraint's comment)."""
-    uncommented = catalog.execute(
-        "SELECT 'constraint ' || conname FROM pg_constraint "
-        "WHERE connamespace = 'public'::regnamespace AND obj_description(oid, 'pg_constraint') IS NULL "
-        "AND conrelid::regclass::text !~ '^_?yoyo' "
-        "UNION ALL SELECT 'index ' || relname FROM pg_class c "
-        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'i' AND obj_description(oid, 'pg_class') IS NULL "
-        "AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = c.oid) "
-        "UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger "
-        "WHERE NOT tgisinternal AND obj_description(oid, 'pg_trigger') IS NULL "
-        "UNION ALL SELECT 'function ' || oid::regprocedure FROM pg_proc "
-        "WHERE pronamespace = 'public'::regnamespace AND obj_description(oid, 'pg_proc') IS NULL"
-    ).fetchall()
-    assert uncommented == [], f"objects without a comment: {[r[0] for r in uncommented]}"
-
-
 # == fixtures ==================================================================================
 @pytest.fixture
 def two(db):

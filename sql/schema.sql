@@ -1129,6 +1129,24 @@ ALTER TABLE ONLY public.reconciliation_runs
 COMMENT ON CONSTRAINT uq_reconciliation_runs_tenant_id_id ON public.reconciliation_runs IS 'Unique (tenant_id, id): the target of fk_revenue_ledger_tenant_reconciliation_run. id alone is already unique; this key exists so that references can include the tenant.';
 
 --
+-- Name: INDEX attribution_allocations_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.attribution_allocations_pkey IS 'Unique index backing attribution_allocations_pkey (primary key on id).';
+
+--
+-- Name: INDEX attribution_events_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.attribution_events_pkey IS 'Unique index backing attribution_events_pkey (primary key on id).';
+
+--
+-- Name: INDEX dead_events_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.dead_events_pkey IS 'Unique index backing dead_events_pkey (primary key on id).';
+
+--
 -- Name: idx_attribution_allocations_channel; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1355,6 +1373,30 @@ CREATE INDEX idx_tenants_name ON public.tenants USING btree (name);
 --
 
 COMMENT ON INDEX public.idx_tenants_name IS 'Index on tenant name for fast tenant lookup.';
+
+--
+-- Name: INDEX read_model_refreshes_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.read_model_refreshes_pkey IS 'Unique index backing read_model_refreshes_pkey (primary key on view_name).';
+
+--
+-- Name: INDEX reconciliation_runs_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.reconciliation_runs_pkey IS 'Unique index backing reconciliation_runs_pkey (primary key on id).';
+
+--
+-- Name: INDEX revenue_ledger_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.revenue_ledger_pkey IS 'Unique index backing revenue_ledger_pkey (primary key on id).';
+
+--
+-- Name: INDEX tenants_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.tenants_pkey IS 'Unique index backing tenants_pkey (primary key on id).';
 
 --
 -- Name: INDEX uq_attribution_events_tenant_id_id; Type: COMMENT; Schema: public; Owner: -
