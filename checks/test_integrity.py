@@ -5,6 +5,7 @@
 2. updated_at is set on every UPDATE; created_at cannot change (23514).
 3. raw_payload of attribution_events and dead_events rejects PII keys (23514, path named).
 4. A verified ledger row has verified_at (23514).
+5. Upgrading a database whose rows already break a new constraint stops at its validation.
 
 Behaviour checks run in transactions that are rolled back.
 """
@@ -14,8 +15,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 import pytest
 
+from attribution_db import CliError
+from attribution_db.migrate import Migrator
 from checks import additions, pgtap, rows
 from checks.additions import ADDITIONS, FUNCTIONS, PII_KEYS
 from checks.pgtap import lives_ok, results_eq, throws_ok
@@ -376,3 +380,28 @@ def test_verifying_without_a_timestamp_is_rejected(db, two):
     lives_ok(db, "UPDATE revenue_ledger SET is_verified = true, verified_at = now() WHERE id = %s",
              [a["revenue_ledger"]])  # fmt: skip
 
+
+
+# == upgrading a database that already holds rows ==============================================
+def test_upgrade_with_a_cross_tenant_row_stops_at_validation_naming_the_constraint(make_database):
+    """Rows written before 202511131400 are checked when 202511131405 validates: a broken one
+    stops the upgrade there, with the constraint's name, and leaves the NOT VALID key in force."""
+    url = make_database("upgrade")
+    migrator = Migrator(url)
+    quiet = lambda line: None  # noqa: E731
+    try:
+        pending = migrator.status().pending
+        migrator.apply(report=quiet, limit=pending.index("202511131400_keep_allocations_inside_their_tenant"))
+        with psycopg.connect(url) as conn:
+            a, b = rows.full_tenant(conn, "Tenant A"), rows.full_tenant(conn, "Tenant B")
+            conn.execute(*_allocation(conn, a["tenants"], b["attribution_events"]))  # the hole, before the fix
+        with pytest.raises(CliError) as failure:
+            migrator.apply(report=quiet)
+        assert "202511131405_validate_integrity_constraints" in str(failure.value)
+        assert FK_VIOLATION in str(failure.value) and ALLOCATION_FK in str(failure.value)
+        still_pending = migrator.status().pending
+        assert still_pending[0] == "202511131405_validate_integrity_constraints", still_pending
+        with psycopg.connect(url) as conn:  # new rows are checked all the same
+            throws_ok(conn, *_allocation(conn, a["tenants"], b["attribution_events"]), FK_VIOLATION, ALLOCATION_FK)
+    finally:
+        migrator.backend.connection.close()
