@@ -18,13 +18,14 @@ MIGRATION_FILES := $(filter-out %.rollback.sql,$(wildcard $(addsuffix /*.sql,$(S
 ROLLBACK_FILES := $(wildcard $(addsuffix /*.rollback.sql,$(SQL_DIRS)))
 # squawk reads .squawk.toml itself, but an --exclude on its command line replaces the file's
 # list, so rollback files get the file's exclusions plus their own: a rollback exists to drop
-# what its migration created (ban-drop-table, -column, -view, -function), nothing else is relaxed.
+# what its migration created (ban-drop-table, -column, -view, -function, -constraint, and
+# dropping an index without CONCURRENTLY inside the rollback's transaction), nothing else is relaxed.
 SQUAWK_CONFIG_EXCLUDED := $(shell $(PYTHON) -c 'import tomllib; print(",".join(tomllib.load(open(".squawk.toml", "rb"))["excluded_rules"]))')
-SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-column,ban-drop-view,ban-drop-function
+SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-column,ban-drop-view,ban-drop-function,ban-drop-constraint,require-concurrent-index-deletion
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +64,12 @@ refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=
 
 refresh-sidecar: $(STAMP) ## refresh every EVERY seconds (default 10) until SIGTERM, logging each
 	@$(CLI) refresh --ttl $(or $(TTL),30) --every $(or $(EVERY),10)
+
+docs: $(STAMP) ## regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database
+	@$(CLI) docs
+
+docs-check: $(STAMP) ## fail when a committed document in docs/ is stale (writes nothing)
+	@$(CLI) docs --check
 
 test: lint-sql check ## lint the SQL, then run every check on a throwaway server (or DATABASE_URL)
 

@@ -9,12 +9,9 @@ database named in the URL is only used to connect and is left untouched.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,7 +19,7 @@ from psycopg import conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from attribution_db import PROJECT_ROOT, dburl
-from attribution_db.cluster import Cluster, free_port, server_user
+from attribution_db.cluster import throwaway_cluster
 
 
 class Server:
@@ -70,17 +67,8 @@ def server():
     if external:
         yield Server(external)
         return
-    workdir = Path(tempfile.mkdtemp(prefix="attribution-db-check-"))
-    user = server_user()
-    if user:
-        shutil.chown(workdir, user=user)
-    cluster = Cluster(workdir / "data", free_port(), durable=False)
-    cluster.start()
-    try:
+    with throwaway_cluster("attribution-db-check-") as cluster:
         yield Server(cluster.url("postgres"))
-    finally:
-        cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

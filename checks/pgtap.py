@@ -117,6 +117,9 @@ def _constraints(conn, table: str, contype: str) -> dict[str, str]:
     return dict(rows)
 
 
+_CONSTRAINT_KINDS = {"c": "check constraints", "f": "foreign keys", "u": "unique constraints", "p": "primary key"}
+
+
 def col_is_pk(conn, table: str, columns: Sequence[str]) -> None:
     have = _rows(
         conn,
@@ -131,16 +134,20 @@ def col_is_pk(conn, table: str, columns: Sequence[str]) -> None:
 
 
 def constraint_names_are(conn, table: str, contype: str, want: Iterable[str]) -> None:
-    kinds = {"c": "check constraints", "f": "foreign keys", "u": "unique constraints", "p": "primary key"}
-    set_diff(f"{kinds.get(contype, contype)} of {table}", _constraints(conn, table, contype), want)
+    set_diff(f"{_CONSTRAINT_KINDS.get(contype, contype)} of {table}", _constraints(conn, table, contype), want)
+
+
+def constraints_are(conn, table: str, contype: str, want: dict[str, str]) -> None:
+    """Named constraints of one kind and their definitions (as pg_get_constraintdef prints them)."""
+    have = _constraints(conn, table, contype)
+    set_diff(f"{_CONSTRAINT_KINDS.get(contype, contype)} of {table}", have, want)
+    for name, definition in want.items():
+        assert have[name] == definition, f"{table}.{name} is {have[name]!r}, expected {definition!r}"
 
 
 def checks_are(conn, table: str, want: dict[str, str]) -> None:
     """Named check constraints and their definitions (as pg_get_constraintdef prints them)."""
-    have = _constraints(conn, table, "c")
-    set_diff(f"check constraints of {table}", have, want)
-    for name, definition in want.items():
-        assert have[name] == definition, f"{table}.{name} is {have[name]!r}, expected {definition!r}"
+    constraints_are(conn, table, "c", want)
 
 
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -356,3 +363,30 @@ def columns_typed(conn, relation: str, want: Sequence[tuple[str, str]]) -> None:
 
 def owner_of(conn, relation: str) -> str:
     return conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = %s", (_relid(conn, relation),)).fetchone()[0]
+
+
+# -- triggers and functions --------------------------------------------------------------
+def triggers_are(conn, table: str, want: dict[str, str]) -> None:
+    """User triggers of ``table`` (not the internal ones behind foreign keys) and their
+    definitions as pg_get_triggerdef prints them; each must also be enabled."""
+    rows = _rows(
+        conn,
+        "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal",
+        (_relid(conn, table),),
+    )
+    have = {name: definition for name, definition, _ in rows}
+    set_diff(f"triggers on {table}", have, want)
+    for name, definition in want.items():
+        assert have[name] == definition, f"trigger {name} is {have[name]!r}, expected {definition!r}"
+    disabled = [name for name, _, enabled in rows if enabled == "D"]
+    assert not disabled, f"triggers on {table} are disabled: {disabled}"
+
+
+def has_function(conn, signature: str, returns: str, schema: str = SCHEMA) -> None:
+    """``signature`` like 'pii_key_paths(jsonb)' exists in ``schema`` and returns ``returns``."""
+    row = conn.execute(
+        "SELECT format_type(prorettype, NULL) FROM pg_proc WHERE oid = to_regprocedure(%s)",
+        (f"{schema}.{signature}",),
+    ).fetchone()
+    assert row is not None, f"function {schema}.{signature} does not exist"
+    assert row[0] == returns, f"function {signature} returns {row[0]}, expected {returns}"

@@ -130,15 +130,16 @@ def test_verified_only_when_every_row_is(db, tenant, flags, expected):
 
 
 def test_freshness_counts_seconds_since_newest_update(db, tenant):
-    rows.insert(db, "revenue_ledger", tenant_id=tenant)
-    db.execute("UPDATE revenue_ledger SET updated_at = now() - interval '90.7 seconds' WHERE tenant_id = %s", [tenant])
+    # updated_at is set by trigger on UPDATE (202511131402); an INSERT may still date it.
+    updated_at = db.execute("SELECT now() - interval '90.7 seconds'").fetchone()[0]
+    rows.insert(db, "revenue_ledger", tenant_id=tenant, updated_at=updated_at)
     refresh(db, force=True)
     assert revenue_row(db, tenant)[2] == 90
 
 
 def test_freshness_is_never_negative(db, tenant):
-    rows.insert(db, "revenue_ledger", tenant_id=tenant)
-    db.execute("UPDATE revenue_ledger SET updated_at = now() + interval '1 hour' WHERE tenant_id = %s", [tenant])
+    updated_at = db.execute("SELECT now() + interval '1 hour'").fetchone()[0]
+    rows.insert(db, "revenue_ledger", tenant_id=tenant, updated_at=updated_at)
     refresh(db, force=True)
     assert revenue_row(db, tenant)[2] == 0
 
@@ -159,13 +160,17 @@ def test_latest_run_wins(db, tenant):
 
 def test_tied_last_run_at_is_broken_by_created_at_then_id(db, tenant):
     at = "2025-11-02T10:00Z"
-    ids = [rows.insert(db, "reconciliation_runs", tenant_id=tenant, last_run_at=at, state=s) for s in ("failed", "completed")]
-    db.execute("UPDATE reconciliation_runs SET created_at = '2025-11-02T10:00Z' WHERE tenant_id = %s", [tenant])
+    # created_at cannot change after INSERT (202511131402), so each case inserts its rows.
+    low, high = sorted([uuid.uuid4(), uuid.uuid4()])  # Python orders UUIDs as PostgreSQL does
+    for run_id, state in ((low, "failed"), (high, "completed")):
+        rows.insert(db, "reconciliation_runs", id=run_id, tenant_id=tenant, last_run_at=at, state=state, created_at=at)
     refresh(db, "mv_reconciliation_status", force=True)
-    assert status_row(db, tenant)[2] == max(ids), "equal last_run_at and created_at: the greatest id wins"
-    db.execute("UPDATE reconciliation_runs SET created_at = created_at + interval '1 s' WHERE id = %s", [min(ids)])
+    assert status_row(db, tenant)[2] == high, "equal last_run_at and created_at: the greatest id wins"
+    db.execute("DELETE FROM reconciliation_runs WHERE id = %s", [low])
+    rows.insert(db, "reconciliation_runs", id=low, tenant_id=tenant, last_run_at=at, state="failed",
+                created_at="2025-11-02T10:00:01Z")  # fmt: skip
     refresh(db, "mv_reconciliation_status", force=True)
-    assert status_row(db, tenant)[2] == min(ids), "equal last_run_at: the later created_at wins"
+    assert status_row(db, tenant)[2] == low, "equal last_run_at: the later created_at wins"
 
 
 # -- refresh ------------------------------------------------------------------------------

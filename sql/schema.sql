@@ -8,6 +8,147 @@
 --
 
 --
+-- Name: has_pii_key(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.has_pii_key(payload jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    -- Every object key at any depth, as one json array of strings, lower-cased as text
+    -- (is_pii_key's rule, applied in bulk), then tested against the list in one operator.
+    SELECT lower(
+        jsonb_path_query_array(
+            payload, 'strict $.** ? (@.type() == "object").keyvalue().key'
+        )::text
+    )::jsonb ?| public.pii_keys()
+$_$;
+
+--
+-- Name: FUNCTION has_pii_key(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.has_pii_key(payload jsonb) IS 'True when some object key of the value, at any depth and inside arrays, is a PII key (is_pii_key). One jsonpath pass: the test the trigger runs on every write.';
+
+--
+-- Name: is_pii_key(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_pii_key(key text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT lower(key) = ANY(public.pii_keys())
+$$;
+
+--
+-- Name: FUNCTION is_pii_key(key text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.is_pii_key(key text) IS 'True when the key, lower-cased, is in pii_keys(): the one comparison rule of the PII guard.';
+
+--
+-- Name: maintain_audit_timestamps(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.maintain_audit_timestamps() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        RAISE EXCEPTION '%.created_at is immutable: it cannot be changed by UPDATE', TG_TABLE_NAME
+            USING ERRCODE = 'check_violation',
+                SCHEMA = TG_TABLE_SCHEMA,
+                TABLE = TG_TABLE_NAME,
+                COLUMN = 'created_at',
+                CONSTRAINT = TG_NAME,
+                HINT = 'Leave created_at out of the UPDATE.';
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION maintain_audit_timestamps(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.maintain_audit_timestamps() IS 'Trigger function (BEFORE UPDATE, for each row): sets updated_at to now() (transaction time, the clock of the column defaults) and rejects a change of created_at with 23514.';
+
+--
+-- Name: pii_key_paths(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_paths(payload jsonb) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+    WITH RECURSIVE node (path, sort_key, is_pii, value) AS (
+        SELECT '$'::text, ARRAY[]::int[], FALSE, payload
+        UNION ALL
+        SELECT
+            node.path || child.step,
+            node.sort_key || child.ordinal,
+            child.is_pii,
+            child.value
+        FROM node
+        CROSS JOIN LATERAL (
+            SELECT
+                CASE
+                    WHEN member.key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN '.' || member.key
+                    ELSE '.' || to_jsonb(member.key)::text
+                END AS step,
+                member.ordinal::int AS ordinal,
+                public.is_pii_key(member.key) AS is_pii,
+                member.value
+            FROM jsonb_each(
+                CASE WHEN jsonb_typeof(node.value) = 'object' THEN node.value END
+            ) WITH ORDINALITY AS member (key, value, ordinal)
+            UNION ALL
+            SELECT
+                '[' || (element.ordinal - 1) || ']',
+                element.ordinal::int,
+                FALSE,
+                element.value
+            FROM jsonb_array_elements(
+                CASE WHEN jsonb_typeof(node.value) = 'array' THEN node.value END
+            ) WITH ORDINALITY AS element (value, ordinal)
+        ) AS child
+        WHERE jsonb_typeof(node.value) IN ('object', 'array')
+    )
+
+    SELECT coalesce(array_agg(node.path ORDER BY node.sort_key), ARRAY[]::text[])
+    FROM node
+    WHERE node.is_pii
+$_$;
+
+--
+-- Name: FUNCTION pii_key_paths(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_paths(payload jsonb) IS 'Paths ($.a.b[0].c) of every object key, at any depth and inside arrays, that is a PII key (is_pii_key), in jsonb key order; empty when there is none. Never returns values.';
+
+--
+-- Name: pii_keys(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY[
+        'email', 'email_address',
+        'phone', 'phone_number',
+        'first_name', 'last_name', 'full_name',
+        'address', 'street_address',
+        'ip', 'ip_address',
+        'ssn', 'social_security_number'
+    ]::text[]
+$$;
+
+--
+-- Name: FUNCTION pii_keys(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_keys() IS 'The PII field names (lower case) that raw payloads must not carry as object keys, compared case-insensitively. The one place the list is kept.';
+
+--
 -- Name: refresh_read_model(text, interval, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -123,6 +264,34 @@ $$;
 --
 
 COMMENT ON FUNCTION public.refresh_read_models(ttl interval, force boolean) IS 'refresh_read_model() for mv_realtime_revenue, then mv_reconciliation_status.';
+
+--
+-- Name: reject_pii_in_raw_payload(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reject_pii_in_raw_payload() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF public.has_pii_key(NEW.raw_payload) THEN
+        RAISE EXCEPTION '%.raw_payload holds PII key(s) at %',
+            TG_TABLE_NAME, array_to_string(public.pii_key_paths(NEW.raw_payload), ', ')
+            USING ERRCODE = 'check_violation',
+                SCHEMA = TG_TABLE_SCHEMA,
+                TABLE = TG_TABLE_NAME,
+                COLUMN = 'raw_payload',
+                CONSTRAINT = TG_NAME,
+                HINT = 'Strip PII before persistence; the key names are listed by pii_keys().';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION reject_pii_in_raw_payload(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reject_pii_in_raw_payload() IS 'Trigger function: rejects a row whose raw_payload holds a PII key (has_pii_key) with 23514 and a message naming the key paths, never the values.';
 
 --
 -- Name: attribution_allocations; Type: TABLE; Schema: public; Owner: -
@@ -401,7 +570,8 @@ CREATE TABLE public.revenue_ledger (
     is_verified boolean DEFAULT false NOT NULL,
     verified_at timestamp with time zone,
     reconciliation_run_id uuid,
-    CONSTRAINT ck_revenue_ledger_revenue_positive CHECK ((revenue_cents >= 0))
+    CONSTRAINT ck_revenue_ledger_revenue_positive CHECK ((revenue_cents >= 0)),
+    CONSTRAINT ck_revenue_ledger_verified_has_timestamp CHECK (((NOT is_verified) OR (verified_at IS NOT NULL)))
 );
 
 ALTER TABLE ONLY public.revenue_ledger FORCE ROW LEVEL SECURITY;
@@ -468,6 +638,12 @@ COMMENT ON COLUMN public.revenue_ledger.reconciliation_run_id IS 'Reference to r
 --
 
 COMMENT ON CONSTRAINT ck_revenue_ledger_revenue_positive ON public.revenue_ledger IS 'Ensures revenue_cents >= 0.';
+
+--
+-- Name: CONSTRAINT ck_revenue_ledger_verified_has_timestamp ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_revenue_ledger_verified_has_timestamp ON public.revenue_ledger IS 'A verified row (is_verified = true) must have verified_at (23514 otherwise).';
 
 --
 -- Name: mv_realtime_revenue; Type: MATERIALIZED VIEW; Schema: public; Owner: -
@@ -927,6 +1103,50 @@ ALTER TABLE ONLY public.tenants
 COMMENT ON CONSTRAINT tenants_pkey ON public.tenants IS 'Primary key on id.';
 
 --
+-- Name: attribution_events uq_attribution_events_tenant_id_id; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.attribution_events
+    ADD CONSTRAINT uq_attribution_events_tenant_id_id UNIQUE (tenant_id, id);
+
+--
+-- Name: CONSTRAINT uq_attribution_events_tenant_id_id ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT uq_attribution_events_tenant_id_id ON public.attribution_events IS 'Unique (tenant_id, id): the target of fk_attribution_allocations_tenant_event. id alone is already unique; this key exists so that references can include the tenant.';
+
+--
+-- Name: reconciliation_runs uq_reconciliation_runs_tenant_id_id; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reconciliation_runs
+    ADD CONSTRAINT uq_reconciliation_runs_tenant_id_id UNIQUE (tenant_id, id);
+
+--
+-- Name: CONSTRAINT uq_reconciliation_runs_tenant_id_id ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT uq_reconciliation_runs_tenant_id_id ON public.reconciliation_runs IS 'Unique (tenant_id, id): the target of fk_revenue_ledger_tenant_reconciliation_run. id alone is already unique; this key exists so that references can include the tenant.';
+
+--
+-- Name: INDEX attribution_allocations_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.attribution_allocations_pkey IS 'Unique index backing attribution_allocations_pkey (primary key on id).';
+
+--
+-- Name: INDEX attribution_events_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.attribution_events_pkey IS 'Unique index backing attribution_events_pkey (primary key on id).';
+
+--
+-- Name: INDEX dead_events_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.dead_events_pkey IS 'Unique index backing dead_events_pkey (primary key on id).';
+
+--
 -- Name: idx_attribution_allocations_channel; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -961,6 +1181,18 @@ CREATE INDEX idx_attribution_allocations_tenant_created_at ON public.attribution
 --
 
 COMMENT ON INDEX public.idx_attribution_allocations_tenant_created_at IS 'Composite index on (tenant_id, created_at DESC) for time-series queries.';
+
+--
+-- Name: idx_attribution_allocations_tenant_event_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_attribution_allocations_tenant_event_id ON public.attribution_allocations USING btree (tenant_id, event_id);
+
+--
+-- Name: INDEX idx_attribution_allocations_tenant_event_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.idx_attribution_allocations_tenant_event_id IS 'Index on (tenant_id, event_id) for fk_attribution_allocations_tenant_event lookups and cascades.';
 
 --
 -- Name: idx_attribution_events_session_id; Type: INDEX; Schema: public; Owner: -
@@ -1107,6 +1339,18 @@ CREATE INDEX idx_revenue_ledger_is_verified ON public.revenue_ledger USING btree
 COMMENT ON INDEX public.idx_revenue_ledger_is_verified IS 'Partial index on is_verified where is_verified = true for verified revenue queries.';
 
 --
+-- Name: idx_revenue_ledger_tenant_reconciliation_run_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_revenue_ledger_tenant_reconciliation_run_id ON public.revenue_ledger USING btree (tenant_id, reconciliation_run_id) WHERE (reconciliation_run_id IS NOT NULL);
+
+--
+-- Name: INDEX idx_revenue_ledger_tenant_reconciliation_run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.idx_revenue_ledger_tenant_reconciliation_run_id IS 'Partial index on (tenant_id, reconciliation_run_id) where a run is named, for fk_revenue_ledger_tenant_reconciliation_run lookups and its SET NULL on run deletion.';
+
+--
 -- Name: idx_revenue_ledger_tenant_updated_at; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1129,6 +1373,126 @@ CREATE INDEX idx_tenants_name ON public.tenants USING btree (name);
 --
 
 COMMENT ON INDEX public.idx_tenants_name IS 'Index on tenant name for fast tenant lookup.';
+
+--
+-- Name: INDEX read_model_refreshes_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.read_model_refreshes_pkey IS 'Unique index backing read_model_refreshes_pkey (primary key on view_name).';
+
+--
+-- Name: INDEX reconciliation_runs_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.reconciliation_runs_pkey IS 'Unique index backing reconciliation_runs_pkey (primary key on id).';
+
+--
+-- Name: INDEX revenue_ledger_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.revenue_ledger_pkey IS 'Unique index backing revenue_ledger_pkey (primary key on id).';
+
+--
+-- Name: INDEX tenants_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.tenants_pkey IS 'Unique index backing tenants_pkey (primary key on id).';
+
+--
+-- Name: INDEX uq_attribution_events_tenant_id_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.uq_attribution_events_tenant_id_id IS 'Index behind uq_attribution_events_tenant_id_id (tenant_id, id).';
+
+--
+-- Name: INDEX uq_reconciliation_runs_tenant_id_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.uq_reconciliation_runs_tenant_id_id IS 'Index behind uq_reconciliation_runs_tenant_id_id (tenant_id, id).';
+
+--
+-- Name: attribution_allocations trg_attribution_allocations_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_allocations_audit_timestamps BEFORE UPDATE ON public.attribution_allocations FOR EACH ROW EXECUTE FUNCTION public.maintain_audit_timestamps();
+
+--
+-- Name: TRIGGER trg_attribution_allocations_audit_timestamps ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_allocations_audit_timestamps ON public.attribution_allocations IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: attribution_events trg_attribution_events_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_events_audit_timestamps BEFORE UPDATE ON public.attribution_events FOR EACH ROW EXECUTE FUNCTION public.maintain_audit_timestamps();
+
+--
+-- Name: TRIGGER trg_attribution_events_audit_timestamps ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_events_audit_timestamps ON public.attribution_events IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: attribution_events trg_attribution_events_reject_pii; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_events_reject_pii BEFORE INSERT OR UPDATE OF raw_payload ON public.attribution_events FOR EACH ROW WHEN (public.has_pii_key(new.raw_payload)) EXECUTE FUNCTION public.reject_pii_in_raw_payload();
+
+--
+-- Name: TRIGGER trg_attribution_events_reject_pii ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_events_reject_pii ON public.attribution_events IS 'Rejects raw_payload holding PII keys on INSERT and on UPDATE of raw_payload (23514).';
+
+--
+-- Name: dead_events trg_dead_events_reject_pii; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_dead_events_reject_pii BEFORE INSERT OR UPDATE OF raw_payload ON public.dead_events FOR EACH ROW WHEN (public.has_pii_key(new.raw_payload)) EXECUTE FUNCTION public.reject_pii_in_raw_payload();
+
+--
+-- Name: TRIGGER trg_dead_events_reject_pii ON dead_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_dead_events_reject_pii ON public.dead_events IS 'Rejects raw_payload holding PII keys on INSERT and on UPDATE of raw_payload (23514).';
+
+--
+-- Name: reconciliation_runs trg_reconciliation_runs_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_reconciliation_runs_audit_timestamps BEFORE UPDATE ON public.reconciliation_runs FOR EACH ROW EXECUTE FUNCTION public.maintain_audit_timestamps();
+
+--
+-- Name: TRIGGER trg_reconciliation_runs_audit_timestamps ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_reconciliation_runs_audit_timestamps ON public.reconciliation_runs IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: revenue_ledger trg_revenue_ledger_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_revenue_ledger_audit_timestamps BEFORE UPDATE ON public.revenue_ledger FOR EACH ROW EXECUTE FUNCTION public.maintain_audit_timestamps();
+
+--
+-- Name: TRIGGER trg_revenue_ledger_audit_timestamps ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_revenue_ledger_audit_timestamps ON public.revenue_ledger IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: tenants trg_tenants_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_tenants_audit_timestamps BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.maintain_audit_timestamps();
+
+--
+-- Name: TRIGGER trg_tenants_audit_timestamps ON tenants; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_tenants_audit_timestamps ON public.tenants IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
 
 --
 -- Name: attribution_allocations attribution_allocations_event_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1181,6 +1545,32 @@ ALTER TABLE ONLY public.dead_events
 --
 
 COMMENT ON CONSTRAINT dead_events_tenant_id_fkey ON public.dead_events IS 'tenant_id references tenants(id); deleting a tenant deletes its dead events.';
+
+--
+-- Name: attribution_allocations fk_attribution_allocations_tenant_event; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.attribution_allocations
+    ADD CONSTRAINT fk_attribution_allocations_tenant_event FOREIGN KEY (tenant_id, event_id) REFERENCES public.attribution_events(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: CONSTRAINT fk_attribution_allocations_tenant_event ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT fk_attribution_allocations_tenant_event ON public.attribution_allocations IS '(tenant_id, event_id) references attribution_events (tenant_id, id): an allocation can only credit an event of its own tenant (23503 otherwise, for every role, since foreign-key checks ignore row-level security). Deleting the event deletes its allocations, as documented.';
+
+--
+-- Name: revenue_ledger fk_revenue_ledger_tenant_reconciliation_run; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.revenue_ledger
+    ADD CONSTRAINT fk_revenue_ledger_tenant_reconciliation_run FOREIGN KEY (tenant_id, reconciliation_run_id) REFERENCES public.reconciliation_runs(tenant_id, id) ON DELETE SET NULL (reconciliation_run_id);
+
+--
+-- Name: CONSTRAINT fk_revenue_ledger_tenant_reconciliation_run ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT fk_revenue_ledger_tenant_reconciliation_run ON public.revenue_ledger IS '(tenant_id, reconciliation_run_id) references reconciliation_runs (tenant_id, id): a ledger row can only name a run of its own tenant (23503 otherwise, for every role). Deleting the run sets reconciliation_run_id to NULL and keeps the row and its tenant_id.';
 
 --
 -- Name: reconciliation_runs reconciliation_runs_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -1,4 +1,4 @@
-"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|refresh|docs|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
 line on stderr and exit with status 1; nothing prints a traceback.
@@ -154,6 +154,33 @@ def server_url() -> str:
     return cluster.url("postgres")
 
 
+def cmd_docs(args) -> int:
+    from attribution_db import docs
+
+    if args.url:
+        with dburl.connect(args.url, autocommit=True) as conn:
+            documents = docs.generate(conn)
+    else:
+        with docs.fresh_database() as url, dburl.connect(url, autocommit=True) as conn:
+            missing = docs.uncommented_objects(conn)
+            documents = docs.generate(conn)
+        for label in missing:
+            print(f"warning: no COMMENT on {label}", file=sys.stderr)
+    if args.check:
+        stale = docs.stale_documents(documents)
+        for path in stale:
+            print(f"{path} is stale: run make docs", file=sys.stderr)
+        if stale:
+            return 1
+        print(f"up to date: {', '.join(f'docs/{name}' for name in sorted(documents))}")
+        return 0
+    changed = docs.write_documents(documents)
+    for name in sorted(documents):
+        state = "updated" if f"docs/{name}" in changed else "unchanged"
+        print(f"{state}: docs/{name}")
+    return 0
+
+
 def cmd_server(args) -> int:
     cluster = Cluster.embedded()
     if args.action == "start":
@@ -228,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="write sql/schema.sql from a freshly migrated database")
     schema.add_argument("--check", action="store_true", help="fail when sql/schema.sql is stale")
     schema.set_defaults(func=cmd_schema)
+    docs = sub.add_parser(
+        "docs", help="regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database"
+    )
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a document is stale")
+    docs.add_argument("--url", help="read this (already migrated) database instead of a fresh one")
+    docs.set_defaults(func=cmd_docs)
     server = sub.add_parser("server", help="manage the local PostgreSQL")
     server.add_argument("action", choices=["start", "stop", "status"])
     server.set_defaults(func=cmd_server)

@@ -8,12 +8,14 @@ PostgreSQL refuses to run as root, so under root every server command runs throu
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +198,21 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise CliError(f"server on port {self.port} did not come up (log: {self.logfile})")
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def throwaway_cluster(prefix: str = "attribution-db-"):
+    """A started throwaway cluster (temporary folder, free port, fsync off), removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        user = server_user()
+        if user:
+            shutil.chown(workdir, user=user)
+        cluster = Cluster(workdir / "data", free_port(), durable=False)
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

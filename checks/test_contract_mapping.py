@@ -1,0 +1,285 @@
+"""docs/contract_schema_mapping.yaml agrees with the API contract and with the database.
+
+Every mapped column exists with a type compatible with its API field, every source column
+has the type the mapping states, the reconciliation state enum equals the values
+``ck_reconciliation_runs_state_valid`` allows, and the money conversion (integer cents to
+exact numeric dollars) holds on real rows. Entries on a materialized view are skipped,
+saying why, only while that view does not exist in the migrated database.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from decimal import Decimal
+
+import pytest
+import yaml
+
+from attribution_db import PROJECT_ROOT
+
+MAPPING_FILE = PROJECT_ROOT / "docs" / "contract_schema_mapping.yaml"
+
+#: API type -> PostgreSQL types (format_type without type modifiers) that can carry it.
+TYPE_COMPATIBILITY = {
+    "number": {"numeric", "integer", "bigint"},
+    "integer": {"integer", "bigint"},
+    "boolean": {"boolean"},
+    "uuid": {"uuid"},
+    "date-time": {"timestamp with time zone"},
+    "enum": {"character varying", "text"},
+}
+
+#: The API contract itself (issue 6 / DESIGN.md): response -> field -> API type.
+CONTRACT = {
+    "RealtimeRevenueResponse": {
+        "tenant_id": "uuid",
+        "total_revenue": "number",
+        "verified": "boolean",
+        "data_freshness_seconds": "integer",
+    },
+    "ReconciliationStatusResponse": {"tenant_id": "uuid", "state": "enum", "last_run_at": "date-time"},
+}
+STATES = ["idle", "running", "failed", "completed"]
+
+
+def load_mapping() -> dict:
+    return yaml.safe_load(MAPPING_FILE.read_text(encoding="utf-8"))
+
+
+def relation_kind(conn, relation: str) -> str | None:
+    row = conn.execute(
+        "SELECT relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = %s",
+        (relation,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def column_type(conn, qualified: str) -> str | None:
+    """format_type of ``relation.column`` in schema public, or None when it does not exist."""
+    relation, column = qualified.split(".", 1)
+    row = conn.execute(
+        "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.relname = %s AND a.attname = %s "
+        "AND a.attnum > 0 AND NOT a.attisdropped",
+        (relation, column),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def base_type(pg_type: str) -> str:
+    return re.sub(r"\(.*\)", "", pg_type).strip()
+
+
+def check_constraint_values(conn, qualified: str) -> tuple[str, list[str]]:
+    """The column a ``col IN (...)`` check constraint tests, and the values it allows."""
+    table, name = qualified.split(".", 1)
+    row = conn.execute(
+        "SELECT pg_get_constraintdef(con.oid) FROM pg_constraint con "
+        "JOIN pg_class c ON c.oid = con.conrelid "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.relname = %s AND con.conname = %s "
+        "AND con.contype = 'c'",
+        (table, name),
+    ).fetchone()
+    assert row, f"check constraint {name} on {table} does not exist"
+    definition = row[0]
+    column = re.match(r"CHECK \(+(\w+)\)?(::\w+)? = ANY", definition)
+    assert column, f"{name} is not of the form `column IN (...)`: {definition}"
+    values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", definition)]
+    return column.group(1), values
+
+
+def field_problems(conn, response: str, field: str, spec: dict) -> tuple[list[str], str | None]:
+    """What is wrong with one mapped field, and why its view column was not checked (if so)."""
+    where = f"{response}.{field}"
+    problems: list[str] = []
+    api_type = spec.get("api_type")
+    if api_type not in TYPE_COMPATIBILITY:
+        problems.append(f"{where}: unknown api_type {api_type!r} (known: {sorted(TYPE_COMPATIBILITY)})")
+    for source in spec.get("sources") or []:
+        have = column_type(conn, source["column"])
+        if have is None:
+            problems.append(f"{where}: source column {source['column']} does not exist")
+        elif have != source["type"]:
+            problems.append(f"{where}: source column {source['column']} is {have}, the mapping says {source['type']}")
+    if not spec.get("sources"):
+        problems.append(f"{where}: no source column")
+    if api_type == "enum":
+        column, allowed = check_constraint_values(conn, spec["constraint"])
+        if spec.get("values") != allowed:
+            problems.append(f"{where}: values {spec.get('values')} but {spec['constraint']} allows {allowed}")
+        source_columns = {s["column"] for s in spec.get("sources") or []}
+        if f"{spec['constraint'].split('.')[0]}.{column}" not in source_columns:
+            problems.append(f"{where}: {spec['constraint']} tests {column}, not a source of this field")
+    relation = spec["column"].split(".", 1)[0]
+    if relation_kind(conn, relation) is None and relation.startswith("mv_"):
+        return problems, f"{relation} is not in the database yet (sql/views has not landed): {spec['column']} not checked"
+    have = column_type(conn, spec["column"])
+    if have is None:
+        problems.append(f"{where}: column {spec['column']} does not exist")
+    elif api_type in TYPE_COMPATIBILITY and base_type(have) not in TYPE_COMPATIBILITY[api_type]:
+        problems.append(
+            f"{where}: column {spec['column']} is {have}, not compatible with API type {api_type} "
+            f"(compatible: {sorted(TYPE_COMPATIBILITY[api_type])})"
+        )
+    return problems, None
+
+
+def mapping_problems(conn, mapping: dict) -> tuple[list[str], list[str]]:
+    """Every problem of the whole mapping, and every view column skipped (with the reason)."""
+    problems, skipped = [], []
+    responses = mapping.get("responses") or {}
+    for response, fields in CONTRACT.items():
+        mapped = (responses.get(response) or {}).get("fields") or {}
+        if set(mapped) != set(fields):
+            problems.append(f"{response}: fields {sorted(mapped)}, the contract has {sorted(fields)}")
+        for field, api_type in fields.items():
+            spec = mapped.get(field)
+            if spec is None:
+                continue
+            if spec.get("api_type") != api_type:
+                problems.append(f"{response}.{field}: api_type {spec.get('api_type')}, the contract says {api_type}")
+            found, skip = field_problems(conn, response, field, spec)
+            problems += found
+            if skip and skip.split(": ")[0] not in skipped:
+                skipped.append(skip.split(": ")[0])
+        api_view = (responses.get(response) or {}).get("api_view")
+        for field, spec in mapped.items():
+            if api_view and relation_kind(conn, api_view) is None and relation_kind(conn, spec["column"].split(".")[0]) is None:
+                continue  # neither the read model nor its view has landed: skipped above
+            have = column_type(conn, f"{api_view}.{field}") if api_view else None
+            if have is None:
+                problems.append(f"{response}.{field}: the API view {api_view}.{field} does not exist")
+            elif spec.get("api_type") in TYPE_COMPATIBILITY and base_type(have) not in TYPE_COMPATIBILITY[spec["api_type"]]:
+                problems.append(f"{response}.{field}: {api_view}.{field} is {have}, not compatible with {spec['api_type']}")
+        read_model = (responses.get(response) or {}).get("read_model")
+        if any(spec["column"].split(".")[0] != read_model for spec in mapped.values()):
+            problems.append(f"{response}: every field must come from its read_model {read_model}")
+    return problems, skipped
+
+
+# -- the checks --------------------------------------------------------------------------
+FIELDS = [(response, field) for response, fields in CONTRACT.items() for field in fields]
+
+
+def test_mapping_matches_the_api_contract():
+    mapping = load_mapping()
+    for response, fields in CONTRACT.items():
+        mapped = mapping["responses"][response]["fields"]
+        assert {f: spec["api_type"] for f, spec in mapped.items()} == fields
+    realtime = mapping["responses"]["RealtimeRevenueResponse"]["fields"]
+    assert realtime["data_freshness_seconds"]["minimum"] == 0
+    conversion = realtime["total_revenue"]["conversion"]
+    assert conversion["divisor"] == 100 and conversion["result_type"] == "numeric" and conversion["exact"] is True
+    assert mapping["responses"]["ReconciliationStatusResponse"]["fields"]["state"]["values"] == STATES
+
+
+@pytest.mark.parametrize(("response", "field"), FIELDS, ids=[f"{r}.{f}" for r, f in FIELDS])
+def test_mapped_field_exists_with_a_compatible_type(catalog, response, field):
+    spec = load_mapping()["responses"][response]["fields"][field]
+    problems, skip = field_problems(catalog, response, field, spec)
+    assert not problems, "\n".join(problems)
+    if skip:
+        pytest.skip(skip)
+
+
+def test_state_enum_equals_the_check_constraint(catalog):
+    column, allowed = check_constraint_values(catalog, "reconciliation_runs.ck_reconciliation_runs_state_valid")
+    assert column == "state"
+    spec = load_mapping()["responses"]["ReconciliationStatusResponse"]["fields"]["state"]
+    assert spec["values"] == allowed == STATES
+
+
+def _needs(conn, relation: str) -> None:
+    if relation_kind(conn, relation) != "m":
+        pytest.skip(f"{relation} is not in the database yet (sql/views has not landed)")
+
+
+def test_money_conversion_is_exact_cents_to_dollars(db):
+    """1999 + 1 + 2 cents are exactly 20.02 dollars in mv_realtime_revenue, as numeric."""
+    _needs(db, "mv_realtime_revenue")
+    tenant = db.execute("INSERT INTO tenants (name) VALUES ('mapping probe') RETURNING id").fetchone()[0]
+    for cents in (1999, 1, 2):
+        db.execute(
+            "INSERT INTO revenue_ledger (tenant_id, revenue_cents, is_verified, verified_at) "
+            "VALUES (%s, %s, true, now())",
+            (tenant, cents),
+        )
+    db.execute("REFRESH MATERIALIZED VIEW mv_realtime_revenue")
+    row = db.execute(
+        "SELECT total_revenue, pg_typeof(total_revenue)::text, verified, data_freshness_seconds "
+        "FROM mv_realtime_revenue WHERE tenant_id = %s",
+        (tenant,),
+    ).fetchone()
+    assert row is not None, "the refreshed mv_realtime_revenue has no row for a tenant with ledger rows"
+    total, pg_type, verified, freshness = row
+    assert pg_type == "numeric", f"total_revenue is {pg_type}, the mapping says exact numeric"
+    assert isinstance(total, Decimal) and total == Decimal("20.02"), total
+    assert verified is True
+    assert freshness >= 0
+
+
+def test_reconciliation_status_carries_the_constrained_state(db):
+    _needs(db, "mv_reconciliation_status")
+    tenant = db.execute("INSERT INTO tenants (name) VALUES ('mapping probe') RETURNING id").fetchone()[0]
+    db.execute(
+        "INSERT INTO reconciliation_runs (tenant_id, last_run_at, state) "
+        "VALUES (%s, now() - interval '1 hour', 'failed'), (%s, now(), 'completed')",
+        (tenant, tenant),
+    )
+    db.execute("REFRESH MATERIALIZED VIEW mv_reconciliation_status")
+    state = db.execute("SELECT state FROM mv_reconciliation_status WHERE tenant_id = %s", (tenant,)).fetchone()
+    assert state is not None and state[0] == "completed"
+
+
+def test_whole_mapping_has_no_problem(catalog):
+    problems, skipped = mapping_problems(catalog, load_mapping())
+    assert not problems, "\n".join(problems)
+    if skipped:
+        pytest.skip("; ".join(skipped))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("RealtimeRevenueResponse", "total_revenue", "sources", 0, "column"), "revenue_ledger.revenue",
+         "source column revenue_ledger.revenue does not exist"),
+        (("RealtimeRevenueResponse", "total_revenue", "sources", 0, "type"), "numeric",
+         "source column revenue_ledger.revenue_cents is integer, the mapping says numeric"),
+        (("ReconciliationStatusResponse", "state", "values"), ["idle", "running", "failed", "done"],
+         "allows ['idle', 'running', 'failed', 'completed']"),
+        (("ReconciliationStatusResponse", "last_run_at", "api_type"), "integer",
+         "api_type integer, the contract says date-time"),
+        (("RealtimeRevenueResponse", "verified", "column"), "revenue_ledger.no_such_column",
+         "every field must come from its read_model"),
+        (("RealtimeRevenueResponse", "verified", "column"), "mv_realtime_revenue.verified_flag",
+         "column mv_realtime_revenue.verified_flag does not exist"),
+        (("ReconciliationStatusResponse", "state", "column"), "mv_reconciliation_status.reconciliation_run_id",
+         "mv_reconciliation_status.reconciliation_run_id is uuid, not compatible with API type enum"),
+    ],
+)  # fmt: skip
+def test_a_broken_mapping_is_reported(catalog, path, value, expected):
+    """The mapping check can fail: each kind of break is named."""
+    mapping = copy.deepcopy(load_mapping())
+    node = mapping["responses"][path[0]]["fields"]
+    for key in path[1:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    problems, _ = mapping_problems(catalog, mapping)
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_missing_api_view_is_reported(catalog):
+    mapping = copy.deepcopy(load_mapping())
+    mapping["responses"]["ReconciliationStatusResponse"]["api_view"] = "v_no_such_view"
+    problems, _ = mapping_problems(catalog, mapping)
+    assert any("the API view v_no_such_view.state does not exist" in p for p in problems), problems
+
+
+def test_an_incompatible_view_column_type_is_reported(catalog):
+    _needs(catalog, "mv_realtime_revenue")
+    mapping = copy.deepcopy(load_mapping())
+    mapping["responses"]["RealtimeRevenueResponse"]["fields"]["verified"]["api_type"] = "uuid"
+    problems, _ = mapping_problems(catalog, mapping)
+    assert any("mv_realtime_revenue.verified is boolean, not compatible with API type uuid" in p for p in problems)
