@@ -122,6 +122,8 @@ def path_table(name: str, results: list[dict]) -> list[str]:
             used = ", ".join(f"`{i}`" for i in t["explain"]["indexes_rls"]) or "none"
             if not t["explain"]["uses_intended"]:
                 used += " (not the intended index)"
+            elif not t["explain"].get("uses_path_index", True):
+                used += f" (tie: ≤ {qp.FEW_ROWS} rows)"
             met = None if limit is None else c1["p95_ms"] <= limit
             lines.append(
                 f"| {result['scale']} | {label} ({rows:,} rows) | {c1['p50_ms']:.3f} | {c1['p95_ms']:.3f} | "
@@ -250,6 +252,21 @@ def findings(results: list[dict]) -> list[str]:
             "tenant is `current_setting(...)::uuid`, not a parameter: the statement gets one cached "
             "plan whose estimate keeps the LIMIT-friendly index scan. Applications that add an "
             "explicit `tenant_id = $1` on top of RLS inherit the owner's behaviour."
+        )
+    ties = [
+        f"{r['scale']} `{name}` {label} ({', '.join(t['explain']['indexes_rls'])})"
+        for r in results for name, e in r["paths"].items() if measured(e)
+        for label, t in e["tenants"].items()
+        if t["explain"]["uses_intended"] and not t["explain"].get("uses_path_index", True)
+    ]  # fmt: skip
+    if ties:
+        lines.append(
+            f"- **Tenants with at most {qp.FEW_ROWS} rows in a table get a bitmap scan of another "
+            "tenant-leading index and an in-memory sort**: " + ", ".join(ties) + ". Since the "
+            "integrity migrations added unique keys on (tenant_id, id) and an index on "
+            "(tenant_id, event_id), several indexes lead with tenant_id; for a tenant that small "
+            "each reads exactly its rows and the planner's pick is a cost tie. The plan checks "
+            "accept that case and no other: larger tenants must use the path's own index."
         )
     for name in (p.name for p in qp.PATHS if p.kind == "aggregate"):
         growth = []

@@ -282,7 +282,7 @@ def concurrent(url: str, path: qp.Path, ctx: dict, samples: int, clients: int) -
     return out
 
 
-def explain_path(url: str, path: qp.Path, ctx: dict) -> dict:
+def explain_path(url: str, path: qp.Path, ctx: dict, tenant_rows: int | None) -> dict:
     params = params_for(path, ctx, 0)
     with psycopg.connect(url) as conn:
         with conn.transaction():
@@ -290,11 +290,13 @@ def explain_path(url: str, path: qp.Path, ctx: dict) -> dict:
             rls = qp.explain(conn, path, params)
         with conn.transaction():
             own = qp.explain(conn, path, params, owner=True)
-    used = qp.plan_indexes(rls)
+        used = qp.plan_indexes(rls)
+        ok = qp.plan_ok(conn, path, used, tenant_rows)
     return {
         "indexes_rls": used,
         "indexes_owner": qp.plan_indexes(own),
-        "uses_intended": any(i in path.accepted for i in used),
+        "uses_intended": ok,
+        "uses_path_index": bool(set(used) & set(path.accepted)),
         "plan_rls": qp.plan_summary(rls),
         "plan_owner": qp.plan_summary(own),
         "same_shape": qp.plan_shape(rls) == qp.plan_shape(own),
@@ -403,6 +405,7 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
                     sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))
             else:
                 result["seed"] = {"kept": True, "counts": count_rows(conn), **earlier_seed(scale)}
+            result["migrations"] = [r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc, migration_id")]
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
             t0 = time.perf_counter()
             refresh_all(conn)
@@ -410,7 +413,7 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
             result["tenants"] = pick_tenants(conn)
             contexts = {label: tenant_context(conn, t["tenant_id"], anchor, scale.samples) for label, t in result["tenants"].items()}
         log("tenants: " + "; ".join(f"{k} {v['rows']['attribution_events']:,} events" for k, v in result["tenants"].items()))
-        result["paths"] = bench_paths(url, scale, contexts, log)
+        result["paths"] = bench_paths(url, scale, contexts, result["tenants"], log)
         result["ingest"] = bench_ingest(url, result["tenants"]["large"]["tenant_id"], scale, anchor, log)
         with psycopg.connect(url, autocommit=True) as conn:
             result["refresh"] = bench_refresh(conn, log=log)
@@ -437,7 +440,7 @@ def earlier_seed(scale: Scale) -> dict:
     return {k: seeded[k] for k in keys if k in seeded}
 
 
-def bench_paths(url: str, scale: Scale, contexts: dict, log=print) -> dict:
+def bench_paths(url: str, scale: Scale, contexts: dict, tenants: dict, log=print) -> dict:
     out: dict = {}
     with psycopg.connect(url) as conn:
         missing = {p.name: qp.missing_objects(conn, p) for p in qp.PATHS}
@@ -454,7 +457,7 @@ def bench_paths(url: str, scale: Scale, contexts: dict, log=print) -> dict:
             continue
         samples = AGGREGATE_SAMPLES if path.kind == "aggregate" else scale.samples
         for label, ctx in contexts.items():
-            t: dict = {"explain": explain_path(url, path, ctx)}
+            t: dict = {"explain": explain_path(url, path, ctx, tenants[label]["rows"].get(path.table))}
             pairs = samples if path.kind == "aggregate" else samples * INTERLEAVE_FACTOR
             t["interleaved"] = interleaved(url, path, ctx, pairs)
             t["clients"] = {str(c): concurrent(url, path, ctx, samples, c) for c in CLIENTS}
