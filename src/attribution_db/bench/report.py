@@ -354,6 +354,14 @@ def refresh_table(results: list[dict]) -> list[str]:
     return lines + [""] + notes
 
 
+def schema(result: dict) -> str:
+    """How many migrations the measured database had, and the newest one."""
+    applied = result.get("migrations")
+    if not applied:
+        return "not recorded"
+    return f"{len(applied)} migrations, newest `{max(applied)}`"
+
+
 def write_report() -> None:
     results = load()
     if not results:
@@ -394,8 +402,8 @@ def write_report() -> None:
         "",
         "## Scales",
         "",
-        "| scale | events | allocations | dead events | ledger rows | runs | seed time | wall time | load avg start → end |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scale | events | allocations | dead events | ledger rows | runs | seed time | wall time | load avg start → end | schema |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         c = r["seed"]["counts"]
@@ -405,7 +413,7 @@ def write_report() -> None:
         lines.append(
             f"| {r['scale']} | {c['attribution_events']:,} | {c['attribution_allocations']:,} | {c['dead_events']:,} | "
             f"{c['revenue_ledger']:,} | {c['reconciliation_runs']:,} | "
-            f"{f'{seed_s:.0f} s' if seed_s else 'kept database'} | {r['wall_s']:.0f} s | {load_s} |"
+            f"{f'{seed_s:.0f} s' if seed_s else 'kept database'} | {r['wall_s']:.0f} s | {load_s} | {schema(r)} |"
         )
     lines += ["", "Tenants measured (largest, median and smallest by event count; rows per table):", ""]
     for r in results:
