@@ -215,6 +215,10 @@ def documented_usage(results: list[dict], poor: list[qp.Path]) -> str:
     )
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def findings(results: list[dict]) -> list[str]:
     """Observations computed from the results (what the numbers say beyond pass/fail)."""
     lines = []
@@ -231,7 +235,7 @@ def findings(results: list[dict]) -> list[str]:
             "DESC)` index would serve the tenant-scoped filter directly if these pages ever get slow."
         )
     faster = []
-    for r in results:
+    for r in reversed(results):  # the largest scale first: its statements are least noisy
         for name, e in r["paths"].items():
             if measured(e) and e["kind"] != "aggregate":
                 for label, t in e["tenants"].items():
@@ -277,7 +281,7 @@ def findings(results: list[dict]) -> list[str]:
                 rows = r["tenants"]["large"]["rows"].get(qp.BY_NAME[name].table, 0)
                 growth.append(f"{r['scale']} {t['clients']['1']['p95_ms']:.2f} ms over {rows:,} rows")
         if growth:
-            lines.append(f"- **Aggregate `{name}`, largest tenant, p95**: " + " → ".join(growth) + ". " + qp.BY_NAME[name].note.capitalize() + ".")
+            lines.append(f"- **Aggregate `{name}`, largest tenant, p95**: " + " → ".join(growth) + ". " + sentence(qp.BY_NAME[name].note) + ".")
     return lines
 
 
