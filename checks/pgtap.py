@@ -120,13 +120,19 @@ def _constraints(conn, table: str, contype: str) -> dict[str, str]:
 _CONSTRAINT_KINDS = {"c": "check constraints", "f": "foreign keys", "u": "unique constraints", "p": "primary key"}
 
 
+def _attnames(keys: str, relid: str) -> str:
+    """SQL for the column names of attribute numbers ``keys`` of relation ``relid``, in order."""
+    return (
+        f"(SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest({keys}) WITH ORDINALITY "
+        f"AS k (attnum, ord) JOIN pg_attribute a ON a.attrelid = {relid} AND a.attnum = k.attnum)"
+    )
+
+
 def col_is_pk(conn, table: str, columns: Sequence[str]) -> None:
     have = _rows(
         conn,
-        "SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_constraint c "
-        "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k (attnum, ord) "
-        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
-        "WHERE c.conrelid = %s AND c.contype = 'p' GROUP BY c.oid",
+        f"SELECT {_attnames('c.conkey', 'c.conrelid')} FROM pg_constraint c "
+        "WHERE c.conrelid = %s AND c.contype = 'p'",
         (_relid(conn, table),),
     )
     assert have, f"table {table} has no primary key"
@@ -157,13 +163,8 @@ def foreign_keys(conn, table: str) -> dict[str, tuple]:
     """name -> (columns, referenced table, referenced columns, ON DELETE action)."""
     rows = _rows(
         conn,
-        "SELECT c.conname, "
-        "  (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY "
-        "     AS k (attnum, ord) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum), "
-        "  c.confrelid::regclass::text, "
-        "  (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY "
-        "     AS k (attnum, ord) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum), "
-        "  c.confdeltype "
+        f"SELECT c.conname, {_attnames('c.conkey', 'c.conrelid')}, c.confrelid::regclass::text, "
+        f"{_attnames('c.confkey', 'c.confrelid')}, c.confdeltype "
         "FROM pg_constraint c WHERE c.conrelid = %s AND c.contype = 'f'",
         (_relid(conn, table),),
     )

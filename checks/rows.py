@@ -35,6 +35,14 @@ def insert(conn, table: str, **values) -> uuid.UUID:
     return conn.execute(insert_sql(table, row), list(row.values())).fetchone()[0]
 
 
+def values_for(table: str, owned: dict) -> dict:
+    """A full valid row of ``table`` belonging to the tenant whose ids ``full_tenant`` returned."""
+    values = {**DEFAULTS[table](), "tenant_id": owned["tenants"]}
+    if table == "attribution_allocations":
+        values["event_id"] = owned["attribution_events"]
+    return values
+
+
 def tenant(conn, name: str = "Acme") -> uuid.UUID:
     return insert(conn, "tenants", name=name)
 

@@ -106,9 +106,7 @@ def test_copy_to_returns_only_own_tenant_rows(world, attacker, role, table):
 @scoped
 def test_insert_with_victim_tenant_id_is_refused(world, attacker, table):
     conn = attacker("app_rw")
-    values = {**rows.DEFAULTS[table](), "tenant_id": world["B"]["tenants"]}
-    if table == "attribution_allocations":
-        values["event_id"] = world["B"]["attribution_events"]
+    values = rows.values_for(table, world["B"])
     throws_ok(conn, rows.insert_sql(table, values), list(values.values()), INSUFFICIENT_PRIVILEGE, "row-level security")
 
 
@@ -204,9 +202,7 @@ def test_no_tenant_context_never_leaks(connect, role, table):
 @scoped
 def test_app_ro_cannot_write(world, attacker, table):
     conn = attacker("app_ro")
-    values = {**rows.DEFAULTS[table](), "tenant_id": world["A"]["tenants"]}
-    if table == "attribution_allocations":
-        values["event_id"] = world["A"]["attribution_events"]
+    values = rows.values_for(table, world["A"])
     throws_ok(conn, rows.insert_sql(table, values), list(values.values()), INSUFFICIENT_PRIVILEGE, "permission denied")
     ident = sql.Identifier(table)
     throws_ok(conn, sql.SQL("UPDATE {} SET tenant_id = tenant_id").format(ident), (), INSUFFICIENT_PRIVILEGE)
@@ -268,10 +264,7 @@ def test_role_without_grants_reads_nothing(world, connect, table):
 def test_app_rw_writes_its_own_tenant_rows(world, attacker, table):
     """The foreign key to tenants is checked without SELECT on tenants."""
     conn = attacker("app_rw")
-    values = {"tenant_id": world["A"]["tenants"]}
-    if table == "attribution_allocations":
-        values["event_id"] = world["A"]["attribution_events"]
-    new_id = rows.insert(conn, table, **values)
+    new_id = rows.insert(conn, table, **rows.values_for(table, world["A"]))
     ident = sql.Identifier(table)
     assert conn.execute(sql.SQL("UPDATE {} SET tenant_id = tenant_id WHERE id = %s").format(ident), [new_id]).rowcount == 1
     assert conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(ident), [new_id]).rowcount == 1
