@@ -15,7 +15,6 @@ import uuid
 
 import psycopg
 import pytest
-from psycopg import conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from attribution_db import PROJECT_ROOT, dburl
@@ -112,6 +111,3 @@ def db(migrated_url):
         finally:
             conn.rollback()
 
-
-def conninfo_of(url: str) -> dict:
-    return conninfo.conninfo_to_dict(url)

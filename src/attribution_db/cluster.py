@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import re
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,17 +185,6 @@ class Cluster:
             return False
         self._run("pg_ctl", "stop", "--wait", "--mode", "fast", "--pgdata", str(self.datadir))
         return True
-
-    def server_version(self) -> str:
-        text = (self.datadir / "PG_VERSION").read_text().strip() if self.initialized() else "?"
-        return re.sub(r"\s+", "", text)
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_in_use(self.port):
-            if time.monotonic() > deadline:
-                raise CliError(f"server on port {self.port} did not come up (log: {self.logfile})")
-            time.sleep(0.1)
 
 
 @contextlib.contextmanager

@@ -21,13 +21,11 @@ from __future__ import annotations
 import contextlib
 import re
 import tomllib
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
 
@@ -766,26 +764,12 @@ def fresh_database():
     otherwise a throwaway cluster in a temporary folder on a free port.
     """
     from attribution_db.cluster import throwaway_cluster
-    from attribution_db.migrate import Migrator
+    from attribution_db.migrate import scratch_database
 
     external = dburl.from_env()
-    if external:
-        name = f"attribution_docs_{uuid.uuid4().hex[:10]}"
-        with dburl.connect(external, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            url = dburl.with_dbname(external, name)
-            Migrator(url).apply(report=lambda *_: None)
-            yield url
-        finally:
-            with dburl.connect(external, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        return
-    with throwaway_cluster("attribution-db-docs-") as cluster:
-        with dburl.connect(cluster.url("postgres"), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE docs")
-        Migrator(cluster.url("docs")).apply(report=lambda *_: None)
-        yield cluster.url("docs")
+    with contextlib.ExitStack() as stack:
+        server_url = external or stack.enter_context(throwaway_cluster("attribution-db-docs-")).url("postgres")
+        yield stack.enter_context(scratch_database(server_url, "docs"))
 
 
 def stale_documents(documents: dict[str, str], folder: Path = DOCS_DIR) -> list[str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import LockTimeout
 
@@ -34,6 +37,27 @@ def load():
 
 def relpath(migration) -> str:
     return str(Path(migration.path).resolve().relative_to(PROJECT_ROOT))
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, purpose: str):
+    """A new database on the server of ``server_url``, migrated from zero; dropped afterwards.
+
+    Yields its URL. The role of ``server_url`` needs CREATEDB.
+    """
+    name = f"attribution_{purpose}_{uuid.uuid4().hex[:10]}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with dburl.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = dburl.with_dbname(server_url, name)
+        migrator = Migrator(url)
+        migrator.apply(report=lambda line: None)
+        migrator.backend.connection.close()
+        yield url
+    finally:
+        with dburl.connect(server_url, autocommit=True) as admin:
+            admin.execute(drop)
 
 
 def describe_db_error(exc: psycopg.Error) -> str:

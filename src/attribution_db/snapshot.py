@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import uuid
-
-from psycopg import sql
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
 from attribution_db.cluster import find_bindir
@@ -46,20 +43,10 @@ def dump(url: str) -> str:
 
 def dump_fresh(server_url: str) -> str:
     """Migrate a new database on the server of ``server_url`` from zero, dump it, drop it."""
-    from attribution_db.migrate import Migrator
+    from attribution_db.migrate import scratch_database
 
-    name = f"attribution_schema_{uuid.uuid4().hex[:10]}"
-    with dburl.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = dburl.with_dbname(server_url, name)
-        migrator = Migrator(url)
-        migrator.apply(report=lambda line: None)
-        migrator.backend.connection.close()
+    with scratch_database(server_url, "schema") as url:
         return dump(url)
-    finally:
-        with dburl.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def write(text: str) -> bool:

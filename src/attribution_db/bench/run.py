@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path as FsPath
 
 import psycopg
 from psycopg import sql
