@@ -3,7 +3,8 @@
 Covers every schema but PostgreSQL's own: schemas (with ACLs), relations (tables, views,
 materialized views, sequences, indexes; with RLS flags, options and ACLs), columns,
 constraints, index and view definitions, functions, triggers, policies, types, extensions
-and every comment. yoyo's bookkeeping tables are left out. Two databases with equal
+and every comment. yoyo's bookkeeping tables and the migrator's run lock
+(schema attribution_migrate) are left out. Two databases with equal
 fingerprints hold the same schema; ``diff`` says what differs.
 """
 
@@ -14,6 +15,7 @@ import psycopg
 USER_NS = """
     n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
     AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
+    AND n.nspname <> 'attribution_migrate'
 """
 NOT_YOYO = "c.relname NOT LIKE '\\_yoyo\\_%' AND c.relname <> 'yoyo_lock'"
 
