@@ -6,6 +6,7 @@ import configparser
 import contextlib
 import logging
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -87,6 +88,19 @@ LOCK_TABLE = f"{LOCK_SCHEMA}.run_lock"
 CONNECTION_LOST = ("08", "57")
 
 
+def _drop_tracebacks(record: logging.LogRecord) -> bool:
+    return record.exc_info is None
+
+
+def _print_warning(diag) -> None:
+    """Show a migration's RAISE WARNING (e.g. a bootstrap step a superuser still has to do)."""
+    # RAISE WARNING in a migration (P0001, or a class 01 code); not the server's own
+    # "terminating connection" warnings on a shutdown (57P01), which the error reports.
+    if diag.severity_nonlocalized == "WARNING" and (diag.sqlstate or "").startswith(("P0", "01")):
+        hint = f" -- {diag.message_hint}" if diag.message_hint else ""
+        print(f"warning: {diag.message_primary}{hint}", file=sys.stderr)
+
+
 @dataclass
 class Status:
     applied: list[str]
@@ -105,6 +119,10 @@ class Migrator:
         self.url = url
         dburl.parse(url)
         logging.getLogger("yoyo").setLevel(logging.WARNING)
+        # yoyo logs a failing step with its traceback; the one-line error says it all.
+        steps_log = logging.getLogger("yoyo.migrations")
+        if _drop_tracebacks not in steps_log.filters:
+            steps_log.addFilter(_drop_tracebacks)
         try:
             self.backend = get_backend(dburl.to_yoyo(url))
         except psycopg.OperationalError as exc:
@@ -112,6 +130,7 @@ class Migrator:
         # The database bounds idle transactions (202611281402); the migrator's own session is
         # exempt: yoyo's connection is in autocommit mode, so this SET lasts for the session.
         self.backend.execute("SET idle_in_transaction_session_timeout = 0")
+        self.backend.connection.add_notice_handler(_print_warning)
         self.migrations = load()
 
     def status(self) -> Status:
@@ -271,7 +290,7 @@ class Migrator:
                     f"DELETE FROM {self.backend.lock_table_quoted} WHERE pid = %s", (os.getpid(),)
                 )
             return True
-        except psycopg.Error:
+        except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
             return False
 
     def _run_and_record(self, migration, direction: str) -> None:
@@ -337,7 +356,7 @@ class _RunLock:
         try:
             self.conn.execute("SELECT 1")
             return True
-        except psycopg.Error:
+        except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
             return False
 
     def __exit__(self, *exc_info):
