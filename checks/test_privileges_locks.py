@@ -288,3 +288,33 @@ def test_migration_refuses_a_preexisting_privileged_app_role(attribute, tmp_path
             su.execute(sql.SQL("CREATE ROLE app_rw {}").format(sql.SQL(attribute)))
         proc = run_cli("migrate", url=url, check=False)
         assert_one_line_error(proc, "202511131118_create_app_roles", "role app_rw exists but is LOGIN, SUPERUSER or BYPASSRLS")
+
+
+def test_run_stops_when_its_lock_session_is_terminated(make_database, tmp_path):
+    """Someone ends the session holding the run lock: the run stops before the next migration."""
+    url = make_database("lock_lost")
+    (tmp_path / "0001_slow.sql").write_text("-- takes a few seconds\nCREATE TABLE slow_one (id int);\nSELECT pg_sleep(4);\n")
+    (tmp_path / "0001_slow.rollback.sql").write_text("-- drop it\nDROP TABLE slow_one;\n")
+    (tmp_path / "0002_next.sql").write_text("-- must not run\nCREATE TABLE next_one (id int);\n")
+    (tmp_path / "0002_next.rollback.sql").write_text("-- drop it\nDROP TABLE next_one;\n")
+    env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-c", MIGRATE_FROM, str(tmp_path)], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            held = conn.execute(
+                "SELECT a.pid, a.backend_xid, a.backend_xmin FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                "WHERE l.relation = to_regclass(%s) AND l.mode = 'ExclusiveLock' AND l.granted", [LOCK_TABLE]
+            ).fetchone()
+            sleeping = conn.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%'").fetchone()
+            if held and sleeping:
+                break
+            time.sleep(0.1)
+        assert held and sleeping, "the run never got to its first migration"
+        assert held[1:] == (None, None), "the lock session must hold no transaction id and no snapshot"
+        conn.execute("SELECT pg_terminate_backend(%s)", [held[0]])
+    out, err = proc.communicate(timeout=60)
+    assert_one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), "was terminated", "make migrate")
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('slow_one') IS NOT NULL, to_regclass('next_one') IS NULL").fetchone() == (True, True)
