@@ -123,6 +123,9 @@ $refresh_all$;
 
 ALTER TABLE read_model_refreshes NO FORCE ROW LEVEL SECURITY;
 
+ALTER TABLE read_model_refreshes
+DROP CONSTRAINT ck_read_model_refreshes_recorded_together;
+
 DELETE FROM read_model_refreshes
 WHERE last_refreshed_at IS NULL;
 

@@ -15,6 +15,18 @@
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
+-- The three columns of a refresh are recorded together or not at all (never refreshed).
+-- The table holds at most two rows, so checking it at once costs nothing; created first, it
+-- also makes a re-run of this migration fail at once (42710) instead of passing silently.
+-- squawk-ignore constraint-missing-not-valid
+ALTER TABLE read_model_refreshes
+ADD CONSTRAINT ck_read_model_refreshes_recorded_together
+CHECK (num_nulls(last_refreshed_at, last_duration_ms, last_mode) IN (0, 3));
+
+COMMENT ON CONSTRAINT ck_read_model_refreshes_recorded_together ON read_model_refreshes IS
+'last_refreshed_at, last_duration_ms and last_mode are all set (refreshed) or all NULL '
+'(never refreshed by refresh_read_model()).';
+
 -- Only refresh_read_model() (the owner) reads and writes this table; NULL means "never
 -- refreshed by it" and is handled there and by the sidecar's staleness check.
 -- squawk-ignore ban-drop-not-null
