@@ -18,8 +18,8 @@ SET LOCAL statement_timeout = '60s';
 -- The three columns of a refresh are recorded together or not at all (never refreshed).
 -- The table holds at most two rows, so checking it at once costs nothing; created first, it
 -- also makes a re-run of this migration fail at once (42710) instead of passing silently.
--- squawk-ignore constraint-missing-not-valid
 ALTER TABLE read_model_refreshes
+-- squawk-ignore constraint-missing-not-valid
 ADD CONSTRAINT ck_read_model_refreshes_recorded_together
 CHECK (num_nulls(last_refreshed_at, last_duration_ms, last_mode) IN (0, 3));
 
