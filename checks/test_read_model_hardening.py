@@ -229,6 +229,14 @@ def test_a_deleted_bookkeeping_row_is_recreated(db):
                       ).fetchone() == (1,)  # fmt: skip
 
 
+@pytest.mark.parametrize("assignment", ["last_refreshed_at = now()", "last_mode = 'plain'",
+                                        "last_refreshed_at = now(), last_duration_ms = 1"])
+def test_a_refresh_is_recorded_whole_or_not_at_all(db, assignment):
+    db.execute("UPDATE read_model_refreshes SET last_refreshed_at = NULL, last_duration_ms = NULL, last_mode = NULL")
+    throws_ok(db, f"UPDATE read_model_refreshes SET {assignment}", (), "23514",
+              "ck_read_model_refreshes_recorded_together")  # fmt: skip
+
+
 # == read_model_refreshes: checked like the five tables =========================================
 def test_read_model_refreshes_rls_is_enabled_and_forced(catalog):
     pgtap.rls_enabled(catalog, "read_model_refreshes", forced=True)
