@@ -101,6 +101,19 @@ PII_KEYS = (
 )  # fmt: skip
 
 
+# 202611281500/1501: every timestamptz column an application role can write is finite
+# (CHECK isfinite, 23514 for 'infinity' and '-infinity'), per table, as ck_<table>_<column>_finite.
+FINITE_TIMESTAMPS: dict[str, tuple[str, ...]] = {
+    "attribution_events": ("occurred_at", "created_at", "updated_at"),
+    "dead_events": ("ingested_at",),
+    "attribution_allocations": ("created_at", "updated_at"),
+    "reconciliation_runs": ("last_run_at", "created_at", "updated_at"),
+    "revenue_ledger": ("verified_at", "created_at", "updated_at"),
+}
+for _table, _columns in FINITE_TIMESTAMPS.items():
+    ADDITIONS[_table].checks.update({f"ck_{_table}_{c}_finite": f"CHECK (isfinite({c}))" for c in _columns})
+
+
 def added(table: str) -> Added:
     return ADDITIONS.get(table, Added())
 

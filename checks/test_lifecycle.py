@@ -144,7 +144,8 @@ def test_killed_run_applied_but_unrecorded_says_exactly_what_to_do(make_database
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM _yoyo_migration WHERE migration_id = %s", (last,))
     proc = run_cli("migrate", url=url, check=False)
-    assert_one_line_error(proc, last, "42P07", f"make mark ID={last}")
+    assert_one_line_error(proc, last, f"make mark ID={last}")
+    assert any(code in proc.stderr for code in migrate_module.DUPLICATE_OBJECT), proc.stderr
     assert fingerprint(url) == full
     assert "recorded" in run_cli("mark", last, url=url).stdout
     assert "nothing to apply" in run_cli("migrate", url=url).stdout

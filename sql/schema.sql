@@ -194,18 +194,29 @@ BEGIN
         || target || ' OWNER TO ...), then refresh as that role.';
     END IF;
 
-    IF NOT pg_try_advisory_xact_lock(hashtext('refresh_read_model'), hashtext(target)) THEN
+    -- Single flight: the view's own row of read_model_refreshes, locked until this
+    -- transaction ends. The application roles hold no privilege on that table, so they can
+    -- neither take this lock nor hold it (an advisory lock key is open to any role).
+    IF NOT EXISTS (SELECT FROM read_model_refreshes AS rr WHERE rr.view_name = target) THEN
+        INSERT INTO read_model_refreshes AS rr (view_name, refresh_count) VALUES (target, 0)
+        ON CONFLICT ON CONSTRAINT read_model_refreshes_pkey DO NOTHING;
+    END IF;
+    BEGIN
+        SELECT rr.last_refreshed_at INTO last_at
+        FROM read_model_refreshes AS rr
+        WHERE rr.view_name = target
+        FOR UPDATE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
         RETURN QUERY SELECT
             target, FALSE, NULL::text, NULL::numeric,
             'skipped: another refresh of this view is running'::text;
         RETURN;
-    END IF;
+    END;
 
-    SELECT rr.last_refreshed_at INTO last_at
-    FROM read_model_refreshes AS rr
-    WHERE rr.view_name = target;
-
-    IF NOT force AND populated AND last_at IS NOT NULL AND clock_timestamp() - last_at < ttl THEN
+    -- Within the TTL only when last_at lies in (now - ttl, now]: a last_at in the future
+    -- (clock step, hand edit) never postpones a refresh.
+    IF NOT force AND populated AND last_at <= clock_timestamp()
+        AND last_at > clock_timestamp() - ttl THEN
         RETURN QUERY SELECT
             target, FALSE, NULL::text, NULL::numeric,
             'skipped: refreshed ' || (clock_timestamp() - last_at)::text
@@ -223,16 +234,13 @@ BEGIN
     END IF;
     elapsed := round((extract(EPOCH FROM clock_timestamp() - started) * 1000)::numeric, 3);
 
-    INSERT INTO read_model_refreshes AS rr (
-        view_name, last_refreshed_at, last_duration_ms, last_mode
-    )
-    VALUES (target, started, elapsed, how)
-    ON CONFLICT ON CONSTRAINT read_model_refreshes_pkey DO UPDATE
-        SET
-            last_refreshed_at = excluded.last_refreshed_at,
-            last_duration_ms = excluded.last_duration_ms,
-            last_mode = excluded.last_mode,
-            refresh_count = rr.refresh_count + 1;
+    UPDATE read_model_refreshes AS rr
+    SET
+        last_refreshed_at = started,
+        last_duration_ms = elapsed,
+        last_mode = how,
+        refresh_count = rr.refresh_count + 1
+    WHERE rr.view_name = target;
 
     RETURN QUERY SELECT target, TRUE, how, elapsed, 'refreshed'::text;
 END
@@ -242,28 +250,49 @@ $$;
 -- Name: FUNCTION refresh_read_model(target text, ttl interval, force boolean); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.refresh_read_model(target text, ttl interval, force boolean) IS 'Refresh one materialized view CONCURRENTLY when older than ttl (or force); one caller at a time per view, others return at once; refuses when the view owner is subject to RLS.';
+COMMENT ON FUNCTION public.refresh_read_model(target text, ttl interval, force boolean) IS 'Refresh one materialized view CONCURRENTLY when older than ttl (or force); one caller at a time per view (row lock on its read_model_refreshes row, FOR UPDATE NOWAIT), others return at once; refuses when the view owner is subject to RLS.';
 
 --
 -- Name: refresh_read_models(interval, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.refresh_read_models(ttl interval DEFAULT '00:00:30'::interval, force boolean DEFAULT false) RETURNS TABLE(view_name text, refreshed boolean, refresh_mode text, duration_ms numeric, detail text)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public'
     AS $$
-    SELECT r.view_name, r.refreshed, r.refresh_mode, r.duration_ms, r.detail
-    FROM unnest(ARRAY['mv_realtime_revenue', 'mv_reconciliation_status'])
-        WITH ORDINALITY AS v (name, ord)
-    CROSS JOIN LATERAL refresh_read_model(v.name, ttl, force) AS r
-    ORDER BY v.ord
+DECLARE
+    target text;
+    failed_state text;
+    failed_message text;
+BEGIN
+    IF ttl IS NULL OR ttl < INTERVAL '0 seconds' THEN
+        RAISE EXCEPTION 'refresh_read_models: ttl must be a non-negative interval, got %', ttl
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH target IN ARRAY ARRAY['mv_realtime_revenue', 'mv_reconciliation_status'] LOOP
+        -- Each view in a subtransaction of its own: one view's failure is reported in its
+        -- row and never stops the other. A cancel or statement_timeout (57014) is not
+        -- caught (OTHERS excludes it): it ends the whole call.
+        BEGIN
+            RETURN QUERY SELECT r.view_name, r.refreshed, r.refresh_mode, r.duration_ms, r.detail
+            FROM refresh_read_model(target, ttl, force) AS r;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS
+                failed_state = RETURNED_SQLSTATE,
+                failed_message = MESSAGE_TEXT;
+            RETURN QUERY SELECT
+                target, FALSE, NULL::text, NULL::numeric,
+                'failed: ' || failed_state || ' ' || failed_message;
+        END;
+    END LOOP;
+END
 $$;
 
 --
 -- Name: FUNCTION refresh_read_models(ttl interval, force boolean); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.refresh_read_models(ttl interval, force boolean) IS 'refresh_read_model() for mv_realtime_revenue, then mv_reconciliation_status.';
+COMMENT ON FUNCTION public.refresh_read_models(ttl interval, force boolean) IS 'refresh_read_model() for mv_realtime_revenue, then mv_reconciliation_status, each in a subtransaction: a failing view is reported (refreshed = false, detail ''failed: <sqlstate> <message>'') and the other is still refreshed.';
 
 --
 -- Name: reject_pii_in_raw_payload(); Type: FUNCTION; Schema: public; Owner: -
@@ -307,7 +336,9 @@ CREATE TABLE public.attribution_allocations (
     allocated_revenue_cents integer DEFAULT 0 NOT NULL,
     model_metadata jsonb,
     correlation_id uuid,
-    CONSTRAINT ck_attribution_allocations_revenue_positive CHECK ((allocated_revenue_cents >= 0))
+    CONSTRAINT ck_attribution_allocations_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT ck_attribution_allocations_revenue_positive CHECK ((allocated_revenue_cents >= 0)),
+    CONSTRAINT ck_attribution_allocations_updated_at_finite CHECK (isfinite(updated_at))
 );
 
 ALTER TABLE ONLY public.attribution_allocations FORCE ROW LEVEL SECURITY;
@@ -376,10 +407,22 @@ COMMENT ON COLUMN public.attribution_allocations.model_metadata IS 'Attribution 
 COMMENT ON COLUMN public.attribution_allocations.correlation_id IS 'Correlation ID from X-Correlation-ID header. Distributed tracing and event stitching across tables. Links attribution_allocations, attribution_events, and dead_events.';
 
 --
+-- Name: CONSTRAINT ck_attribution_allocations_created_at_finite ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_attribution_allocations_created_at_finite ON public.attribution_allocations IS 'created_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
 -- Name: CONSTRAINT ck_attribution_allocations_revenue_positive ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT ck_attribution_allocations_revenue_positive ON public.attribution_allocations IS 'Ensures allocated_revenue_cents >= 0.';
+
+--
+-- Name: CONSTRAINT ck_attribution_allocations_updated_at_finite ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_attribution_allocations_updated_at_finite ON public.attribution_allocations IS 'updated_at is a finite time, never infinity or -infinity (23514 otherwise).';
 
 --
 -- Name: attribution_events; Type: TABLE; Schema: public; Owner: -
@@ -396,7 +439,10 @@ CREATE TABLE public.attribution_events (
     session_id uuid,
     revenue_cents integer DEFAULT 0 NOT NULL,
     raw_payload jsonb NOT NULL,
-    CONSTRAINT ck_attribution_events_revenue_positive CHECK ((revenue_cents >= 0))
+    CONSTRAINT ck_attribution_events_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT ck_attribution_events_occurred_at_finite CHECK (isfinite(occurred_at)),
+    CONSTRAINT ck_attribution_events_revenue_positive CHECK ((revenue_cents >= 0)),
+    CONSTRAINT ck_attribution_events_updated_at_finite CHECK (isfinite(updated_at))
 );
 
 ALTER TABLE ONLY public.attribution_events FORCE ROW LEVEL SECURITY;
@@ -471,10 +517,28 @@ COMMENT ON COLUMN public.attribution_events.revenue_cents IS 'Revenue amount in 
 COMMENT ON COLUMN public.attribution_events.raw_payload IS 'Raw webhook payload (JSONB). Store original event data. PII stripped before persistence per PRIVACY-NOTES.md.';
 
 --
+-- Name: CONSTRAINT ck_attribution_events_created_at_finite ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_attribution_events_created_at_finite ON public.attribution_events IS 'created_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
+-- Name: CONSTRAINT ck_attribution_events_occurred_at_finite ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_attribution_events_occurred_at_finite ON public.attribution_events IS 'occurred_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
 -- Name: CONSTRAINT ck_attribution_events_revenue_positive ON attribution_events; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT ck_attribution_events_revenue_positive ON public.attribution_events IS 'Ensures revenue_cents >= 0.';
+
+--
+-- Name: CONSTRAINT ck_attribution_events_updated_at_finite ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_attribution_events_updated_at_finite ON public.attribution_events IS 'updated_at is a finite time, never infinity or -infinity (23514 otherwise).';
 
 --
 -- Name: dead_events; Type: TABLE; Schema: public; Owner: -
@@ -489,7 +553,8 @@ CREATE TABLE public.dead_events (
     error_detail jsonb NOT NULL,
     raw_payload jsonb NOT NULL,
     correlation_id uuid,
-    external_event_id text
+    external_event_id text,
+    CONSTRAINT ck_dead_events_ingested_at_finite CHECK (isfinite(ingested_at))
 );
 
 ALTER TABLE ONLY public.dead_events FORCE ROW LEVEL SECURITY;
@@ -558,6 +623,12 @@ COMMENT ON COLUMN public.dead_events.correlation_id IS 'Correlation ID from X-Co
 COMMENT ON COLUMN public.dead_events.external_event_id IS 'External event ID when known (e.g., Shopify order ID). Link to source system event.';
 
 --
+-- Name: CONSTRAINT ck_dead_events_ingested_at_finite ON dead_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_dead_events_ingested_at_finite ON public.dead_events IS 'ingested_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
 -- Name: revenue_ledger; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -570,7 +641,10 @@ CREATE TABLE public.revenue_ledger (
     is_verified boolean DEFAULT false NOT NULL,
     verified_at timestamp with time zone,
     reconciliation_run_id uuid,
+    CONSTRAINT ck_revenue_ledger_created_at_finite CHECK (isfinite(created_at)),
     CONSTRAINT ck_revenue_ledger_revenue_positive CHECK ((revenue_cents >= 0)),
+    CONSTRAINT ck_revenue_ledger_updated_at_finite CHECK (isfinite(updated_at)),
+    CONSTRAINT ck_revenue_ledger_verified_at_finite CHECK (isfinite(verified_at)),
     CONSTRAINT ck_revenue_ledger_verified_has_timestamp CHECK (((NOT is_verified) OR (verified_at IS NOT NULL)))
 );
 
@@ -634,10 +708,28 @@ COMMENT ON COLUMN public.revenue_ledger.verified_at IS 'Timestamp when revenue w
 COMMENT ON COLUMN public.revenue_ledger.reconciliation_run_id IS 'Reference to reconciliation run that verified this revenue. Link to reconciliation_runs table.';
 
 --
+-- Name: CONSTRAINT ck_revenue_ledger_created_at_finite ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_revenue_ledger_created_at_finite ON public.revenue_ledger IS 'created_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
 -- Name: CONSTRAINT ck_revenue_ledger_revenue_positive ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT ck_revenue_ledger_revenue_positive ON public.revenue_ledger IS 'Ensures revenue_cents >= 0.';
+
+--
+-- Name: CONSTRAINT ck_revenue_ledger_updated_at_finite ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_revenue_ledger_updated_at_finite ON public.revenue_ledger IS 'updated_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
+-- Name: CONSTRAINT ck_revenue_ledger_verified_at_finite ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_revenue_ledger_verified_at_finite ON public.revenue_ledger IS 'verified_at is a finite time, never infinity or -infinity (23514 otherwise); NULL is allowed (not verified yet).';
 
 --
 -- Name: CONSTRAINT ck_revenue_ledger_verified_has_timestamp ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
@@ -653,7 +745,11 @@ CREATE MATERIALIZED VIEW public.mv_realtime_revenue AS
  SELECT revenue_ledger.tenant_id,
     round(((sum(revenue_ledger.revenue_cents))::numeric / (100)::numeric), 2) AS total_revenue,
     bool_and(revenue_ledger.is_verified) AS verified,
-    (GREATEST((0)::numeric, floor(EXTRACT(epoch FROM (now() - max(revenue_ledger.updated_at))))))::integer AS data_freshness_seconds
+        CASE
+            WHEN (max(revenue_ledger.updated_at) >= now()) THEN 0
+            WHEN (max(revenue_ledger.updated_at) <= (now() - make_interval(secs => (2147483647)::double precision))) THEN 2147483647
+            ELSE (floor(EXTRACT(epoch FROM (now() - max(revenue_ledger.updated_at)))))::integer
+        END AS data_freshness_seconds
    FROM public.revenue_ledger
   GROUP BY revenue_ledger.tenant_id
   WITH NO DATA;
@@ -690,7 +786,7 @@ COMMENT ON COLUMN public.mv_realtime_revenue.verified IS 'True only when every l
 -- Name: COLUMN mv_realtime_revenue.data_freshness_seconds; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.mv_realtime_revenue.data_freshness_seconds IS 'Whole seconds from the newest ledger updated_at to the refresh, never negative. Contract mapping: data_freshness_seconds (integer).';
+COMMENT ON COLUMN public.mv_realtime_revenue.data_freshness_seconds IS 'Whole seconds from the newest ledger updated_at to the refresh, clamped to [0, 2147483647] (a future or infinite updated_at gives 0, a very old or -infinite one 2147483647). Contract mapping: data_freshness_seconds (integer).';
 
 --
 -- Name: reconciliation_runs; Type: TABLE; Schema: public; Owner: -
@@ -705,7 +801,10 @@ CREATE TABLE public.reconciliation_runs (
     state character varying(20) DEFAULT 'idle'::character varying NOT NULL,
     error_message text,
     run_metadata jsonb,
-    CONSTRAINT ck_reconciliation_runs_state_valid CHECK (((state)::text = ANY ((ARRAY['idle'::character varying, 'running'::character varying, 'failed'::character varying, 'completed'::character varying])::text[])))
+    CONSTRAINT ck_reconciliation_runs_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT ck_reconciliation_runs_last_run_at_finite CHECK (isfinite(last_run_at)),
+    CONSTRAINT ck_reconciliation_runs_state_valid CHECK (((state)::text = ANY ((ARRAY['idle'::character varying, 'running'::character varying, 'failed'::character varying, 'completed'::character varying])::text[]))),
+    CONSTRAINT ck_reconciliation_runs_updated_at_finite CHECK (isfinite(updated_at))
 );
 
 ALTER TABLE ONLY public.reconciliation_runs FORCE ROW LEVEL SECURITY;
@@ -768,10 +867,28 @@ COMMENT ON COLUMN public.reconciliation_runs.error_message IS 'Error message if 
 COMMENT ON COLUMN public.reconciliation_runs.run_metadata IS 'Structured run information (JSONB). Store run-specific metadata.';
 
 --
+-- Name: CONSTRAINT ck_reconciliation_runs_created_at_finite ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_reconciliation_runs_created_at_finite ON public.reconciliation_runs IS 'created_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
+-- Name: CONSTRAINT ck_reconciliation_runs_last_run_at_finite ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_reconciliation_runs_last_run_at_finite ON public.reconciliation_runs IS 'last_run_at is a finite time, never infinity or -infinity (23514 otherwise).';
+
+--
 -- Name: CONSTRAINT ck_reconciliation_runs_state_valid ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT ck_reconciliation_runs_state_valid ON public.reconciliation_runs IS 'Ensures state is one of: idle, running, failed, completed.';
+
+--
+-- Name: CONSTRAINT ck_reconciliation_runs_updated_at_finite ON reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_reconciliation_runs_updated_at_finite ON public.reconciliation_runs IS 'updated_at is a finite time, never infinity or -infinity (23514 otherwise).';
 
 --
 -- Name: mv_reconciliation_status; Type: MATERIALIZED VIEW; Schema: public; Owner: -
@@ -826,19 +943,22 @@ COMMENT ON COLUMN public.mv_reconciliation_status.reconciliation_run_id IS 'Refe
 
 CREATE TABLE public.read_model_refreshes (
     view_name text NOT NULL,
-    last_refreshed_at timestamp with time zone NOT NULL,
-    last_duration_ms numeric(12,3) NOT NULL,
-    last_mode text NOT NULL,
+    last_refreshed_at timestamp with time zone,
+    last_duration_ms numeric(12,3),
+    last_mode text,
     refresh_count bigint DEFAULT 1 NOT NULL,
     CONSTRAINT ck_read_model_refreshes_duration_positive CHECK ((last_duration_ms >= (0)::numeric)),
-    CONSTRAINT ck_read_model_refreshes_mode_valid CHECK ((last_mode = ANY (ARRAY['concurrent'::text, 'plain'::text])))
+    CONSTRAINT ck_read_model_refreshes_mode_valid CHECK ((last_mode = ANY (ARRAY['concurrent'::text, 'plain'::text]))),
+    CONSTRAINT ck_read_model_refreshes_recorded_together CHECK ((num_nulls(last_refreshed_at, last_duration_ms, last_mode) = ANY (ARRAY[0, 3])))
 );
+
+ALTER TABLE ONLY public.read_model_refreshes FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: TABLE read_model_refreshes; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.read_model_refreshes IS 'When each materialized view was last refreshed by refresh_read_model(), how long it took and how. Bookkeeping of the TTL refresh; not tenant data.
+COMMENT ON TABLE public.read_model_refreshes IS 'One row per materialized view: when refresh_read_model() last refreshed it, how long it took and how. Its row lock is the single-flight lock of that view''s refresh. Bookkeeping of the TTL refresh; not tenant data; no application role has any privilege on it.
 Data Class: Non-PII
 Ownership: Backend service';
 
@@ -852,19 +972,19 @@ COMMENT ON COLUMN public.read_model_refreshes.view_name IS 'Materialized view na
 -- Name: COLUMN read_model_refreshes.last_refreshed_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.read_model_refreshes.last_refreshed_at IS 'Start of the latest completed refresh (clock time).';
+COMMENT ON COLUMN public.read_model_refreshes.last_refreshed_at IS 'Start of the latest completed refresh (clock time); NULL until refresh_read_model() first refreshes the view.';
 
 --
 -- Name: COLUMN read_model_refreshes.last_duration_ms; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.read_model_refreshes.last_duration_ms IS 'Duration of the latest refresh in milliseconds.';
+COMMENT ON COLUMN public.read_model_refreshes.last_duration_ms IS 'Duration of the latest refresh in milliseconds; NULL until the first refresh.';
 
 --
 -- Name: COLUMN read_model_refreshes.last_mode; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.read_model_refreshes.last_mode IS 'concurrent (readers unaffected) or plain (first population).';
+COMMENT ON COLUMN public.read_model_refreshes.last_mode IS 'concurrent (readers unaffected) or plain (first population); NULL until the first refresh.';
 
 --
 -- Name: COLUMN read_model_refreshes.refresh_count; Type: COMMENT; Schema: public; Owner: -
@@ -883,6 +1003,12 @@ COMMENT ON CONSTRAINT ck_read_model_refreshes_duration_positive ON public.read_m
 --
 
 COMMENT ON CONSTRAINT ck_read_model_refreshes_mode_valid ON public.read_model_refreshes IS 'last_mode is concurrent or plain.';
+
+--
+-- Name: CONSTRAINT ck_read_model_refreshes_recorded_together ON read_model_refreshes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_read_model_refreshes_recorded_together ON public.read_model_refreshes IS 'last_refreshed_at, last_duration_ms and last_mode are all set (refreshed) or all NULL (never refreshed by refresh_read_model()).';
 
 --
 -- Name: tenants; Type: TABLE; Schema: public; Owner: -

@@ -111,7 +111,16 @@ def cmd_refresh(args) -> int:
 
     if args.ttl < 0 or (args.every is not None and args.every <= 0):
         raise CliError("--ttl must be >= 0 and --every > 0 (seconds)")
-    return refresh.run(target(start=False), args.ttl, args.force, args.every)
+    for name in ("stale_after", "lock_timeout", "statement_timeout", "max_backoff"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise CliError(f"--{name.replace('_', '-')} must be > 0 (seconds)")
+    return refresh.run(
+        target(start=False), args.ttl, args.force, args.every, stale_after=args.stale_after,
+        lock_timeout=args.lock_timeout or refresh.LOCK_TIMEOUT,
+        statement_timeout=args.statement_timeout or refresh.STATEMENT_TIMEOUT,
+        max_backoff=args.max_backoff or refresh.MAX_BACKOFF,
+    )  # fmt: skip
 
 
 def cmd_mark(args) -> int:
@@ -276,7 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--ttl", type=float, default=30.0, help="seconds a view stays fresh (default 30)")
     refresh.add_argument("--force", action="store_true", help="refresh regardless of age")
     refresh.add_argument("--every", type=float, metavar="N", help="sidecar mode: refresh every N seconds until SIGTERM")
-    refresh.set_defaults(func=cmd_refresh)
+    refresh.add_argument("--stale-after", type=float, metavar="S",
+                         help="sidecar: warn when a view was last refreshed more than S seconds ago (default 3 x max(ttl, every))")
+    refresh.add_argument("--lock-timeout", type=float, metavar="S", help="seconds a refresh may wait for a lock (default 5)")
+    refresh.add_argument("--statement-timeout", type=float, metavar="S", help="seconds one refresh may run (default 300)")
+    refresh.add_argument("--max-backoff", type=float, metavar="S", help="sidecar: cap of the retry delay after errors (default 60)")
+    refresh.set_defaults(func=cmd_refresh)  # fmt: skip
     mark = sub.add_parser("mark", help="record a pending migration as applied without running it")
     mark.add_argument("migration_id")
     mark.set_defaults(func=cmd_mark)
