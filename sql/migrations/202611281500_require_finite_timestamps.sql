@@ -5,7 +5,7 @@
 -- ck_<table>_<column>_finite: CHECK (isfinite(column)), 23514 for either infinity.
 -- tenants (owner only) and read_model_refreshes (owner only) are not application-written.
 -- Added NOT VALID (no scan, brief lock); 202611281501 validates them without blocking writes.
--- depends: 202511131601_comment_read_model_refreshes_pkey_index
+-- depends: 202511131601_comment_read_model_refreshes_pkey_index 202611281402_bound_idle_transactions
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
