@@ -115,6 +115,7 @@ FUNCTIONS = {
     "pii_normalize_key(text)": "text",
     "pii_key_text(jsonb)": "text",
     "pii_key_pattern()": "text",
+    "pii_key_ascii_pattern()": "text",
     "pii_key_count(jsonb)": "integer",
     "pii_paths_shown()": "integer",
     "pii_key_walk(jsonb)": "record",

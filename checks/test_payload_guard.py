@@ -229,6 +229,9 @@ def test_delimiter_lookalikes_in_values_are_not_keys(catalog):
     """Fullwidth quotes and colons in a value become ASCII under NFKC; they must not make a key."""
     for payload in ['{"n": "＂email＂： 1"}', '{"a\\"email": 1}', '{"x": "\\"email\\": 1"}', '{"＂email": 1}']:
         results_eq(catalog, "SELECT has_pii_key(%s::jsonb)", [payload], [(False,)])
+    # ...while a key after an escaped backslash is a key (both the ASCII and the NFKC path).
+    for payload in ['{"a\\\\": {"email": 1}}', '{"é\\\\": {"email": 1}}']:
+        results_eq(catalog, "SELECT has_pii_key(%s::jsonb), pii_key_count(%s::jsonb)", [payload] * 2, [(True, 1)])
 
 
 # -- property: has_pii_key agrees with a Python oracle ------------------------------------------

@@ -101,6 +101,7 @@ DROP FUNCTION pii_key_walk(jsonb);
 DROP FUNCTION pii_paths_shown();
 DROP FUNCTION pii_key_count(jsonb);
 DROP FUNCTION pii_key_pattern();
+DROP FUNCTION pii_key_ascii_pattern();
 DROP FUNCTION pii_key_text(jsonb);
 DROP FUNCTION pii_normalize_key(text);
 DROP FUNCTION pii_ignorable_pattern();
