@@ -14,7 +14,8 @@ import psycopg
 from attribution_db import dburl
 from attribution_db.cluster import Cluster
 
-SETUP = r"""DROP TABLE IF EXISTS h1_bench; DROP SCHEMA IF EXISTS oldg CASCADE;
+SETUP = r"""DROP TABLE IF EXISTS h1_bench;
+DROP SCHEMA IF EXISTS oldg CASCADE;
 CREATE SCHEMA oldg;
 CREATE FUNCTION oldg.has_pii_key(payload jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT lower(jsonb_path_query_array(payload, 'strict $.** ? (@.type() == "object").keyvalue().key')::text)::jsonb ?| public.pii_keys() $$;
@@ -37,7 +38,9 @@ exprs = {
 }
 url = dburl.from_env() or Cluster.embedded().url()
 with psycopg.connect(url, autocommit=True) as conn:
-    conn.execute(SETUP)
+    for statement in SETUP.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
 res = {k: {"ascii": [], "non-ascii": []} for k in exprs}
 with psycopg.connect(url, autocommit=True) as conn:
     for _ in range(5):

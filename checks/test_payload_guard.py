@@ -346,12 +346,11 @@ def test_temporary_lookalike_types_and_functions_do_not_change_the_guard(world):
 def test_dead_letter_summary_of_an_oversized_payload_is_accepted(world):
     """docs/writing-data.md: an over-limit payload is dead-lettered as a summary."""
     tenant = world["A"]["tenants"]
-    summary = {"truncated": True, "size": 9_400_113, "sha256": "9f" * 32, "limit": "raw_payload_max_bytes",
-               "head": '{"id": 5678901234, "line_items": [{"id": 1, "sku": "A-1"'}  # fmt: skip
+    summary = {"truncated": True, "reason": "raw_payload_max_bytes", "size": 9_400_113, "sha256": "9f" * 32}
     with psycopg.connect(world["url"]) as conn:
         begin_as(conn, "app_rw", tenant)
         values = {"tenant_id": tenant, "source": "shopify", "error_code": "payload_too_large",
-                  "error_detail": json.dumps({"limit_bytes": 524288, "sqlstate": "23514"}),
+                  "error_detail": json.dumps({"sqlstate": "23514", "limit": 524288}),
                   "raw_payload": json.dumps(summary)}  # fmt: skip
         lives_ok(conn, rows.insert_sql("dead_events", values), list(values.values()))
         conn.rollback()
