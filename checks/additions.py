@@ -27,6 +27,7 @@ class Added:
 
 AUDIT_FUNCTION = "maintain_audit_timestamps"
 PII_FUNCTION = "reject_pii_in_raw_payload"
+LIMIT_FUNCTION = "reject_oversized_raw_payload"
 
 
 def _audit_trigger(table: str) -> dict[str, str]:
@@ -41,6 +42,14 @@ def _pii_trigger(table: str) -> dict[str, str]:
                   f"FOR EACH ROW WHEN (has_pii_key(new.raw_payload)) EXECUTE FUNCTION {PII_FUNCTION}()"}  # fmt: skip
 
 
+def _limit_trigger(table: str) -> dict[str, str]:
+    # 202611281300: sorts before trg_<table>_reject_pii (triggers fire in name order).
+    name = f"trg_{table}_limit_raw_payload"
+    return {name: f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE OF raw_payload ON public.{table} "
+                  f"FOR EACH ROW WHEN ((NOT raw_payload_within_limits(new.raw_payload))) "
+                  f"EXECUTE FUNCTION {LIMIT_FUNCTION}()"}  # fmt: skip
+
+
 ADDITIONS: dict[str, Added] = {
     "tenants": Added(triggers=_audit_trigger("tenants")),
     "attribution_events": Added(
@@ -48,9 +57,13 @@ ADDITIONS: dict[str, Added] = {
         unique={"uq_attribution_events_tenant_id_id": "UNIQUE (tenant_id, id)"},
         indexes={"uq_attribution_events_tenant_id_id": Index(("tenant_id", "id"), unique=True)},
         # 202511131402 and 202511131403
-        triggers={**_audit_trigger("attribution_events"), **_pii_trigger("attribution_events")},
+        triggers={
+            **_audit_trigger("attribution_events"),
+            **_pii_trigger("attribution_events"),
+            **_limit_trigger("attribution_events"),
+        },
     ),
-    "dead_events": Added(triggers=_pii_trigger("dead_events")),
+    "dead_events": Added(triggers={**_pii_trigger("dead_events"), **_limit_trigger("dead_events")}),
     "attribution_allocations": Added(
         # 202511131400: an allocation credits an event of its own tenant only.
         foreign_keys={
@@ -92,6 +105,21 @@ FUNCTIONS = {
     "has_pii_key(jsonb)": "boolean",
     "pii_key_paths(jsonb)": "text[]",
     "reject_pii_in_raw_payload()": "trigger",
+    # 202611281300: raw_payload size and depth limits
+    "raw_payload_max_bytes()": "integer",
+    "raw_payload_max_depth()": "integer",
+    "raw_payload_within_limits(jsonb)": "boolean",
+    "reject_oversized_raw_payload()": "trigger",
+    # 202611281301: the PII guard made linear, Unicode-normalised and capped
+    "pii_ignorable_pattern()": "text",
+    "pii_normalize_key(text)": "text",
+    "pii_key_text(jsonb)": "text",
+    "pii_key_pattern()": "text",
+    "pii_key_ascii_pattern()": "text",
+    "pii_key_count(jsonb)": "integer",
+    "pii_paths_shown()": "integer",
+    "pii_key_walk(jsonb)": "record",
+    "pii_key_paths(jsonb,integer)": "text[]",
 }
 
 # The PII field names the guard rejects as object keys (issue 8), case-insensitively.

@@ -13,21 +13,23 @@
 
 CREATE FUNCTION public.has_pii_key(payload jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $_$
-    -- Every object key at any depth, as one json array of strings, lower-cased as text
-    -- (is_pii_key's rule, applied in bulk), then tested against the list in one operator.
-    SELECT lower(
-        jsonb_path_query_array(
-            payload, 'strict $.** ? (@.type() == "object").keyvalue().key'
-        )::text
-    )::jsonb ?| public.pii_keys()
-$_$;
+    AS $$
+    SELECT CASE
+        WHEN pg_catalog.octet_length(payload::pg_catalog.text)
+            OPERATOR(pg_catalog.=) pg_catalog.char_length(payload::pg_catalog.text)
+            OR payload::pg_catalog.text OPERATOR(pg_catalog.!~)
+            '[^\\](\\\\)*"([^"\\]|\\.)*[^\x01-\x7F]([^"\\]|\\.)*": '
+            THEN pg_catalog.lower(payload::pg_catalog.text COLLATE pg_catalog."C")
+            OPERATOR(pg_catalog.~) public.pii_key_ascii_pattern()
+        ELSE public.pii_key_text(payload) OPERATOR(pg_catalog.~) public.pii_key_pattern()
+    END
+$$;
 
 --
 -- Name: FUNCTION has_pii_key(payload jsonb); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.has_pii_key(payload jsonb) IS 'True when some object key of the value, at any depth and inside arrays, is a PII key (is_pii_key). One jsonpath pass: the test the trigger runs on every write.';
+COMMENT ON FUNCTION public.has_pii_key(payload jsonb) IS 'True when some object key of the value, at any depth and inside arrays, is a PII key (is_pii_key). Linear scans of the text (no NFKC for ASCII-only text); inlined into the trigger WHEN clause.';
 
 --
 -- Name: is_pii_key(text); Type: FUNCTION; Schema: public; Owner: -
@@ -36,14 +38,14 @@ COMMENT ON FUNCTION public.has_pii_key(payload jsonb) IS 'True when some object 
 CREATE FUNCTION public.is_pii_key(key text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-    SELECT lower(key) = ANY(public.pii_keys())
+    SELECT public.pii_normalize_key(key) OPERATOR(pg_catalog.=) ANY(public.pii_keys())
 $$;
 
 --
 -- Name: FUNCTION is_pii_key(key text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.is_pii_key(key text) IS 'True when the key, lower-cased, is in pii_keys(): the one comparison rule of the PII guard.';
+COMMENT ON FUNCTION public.is_pii_key(key text) IS 'True when the key, normalised by pii_normalize_key (NFKC, ignorables removed, lower case), is in pii_keys(): the one comparison rule of the PII guard.';
 
 --
 -- Name: maintain_audit_timestamps(); Type: FUNCTION; Schema: public; Owner: -
@@ -74,56 +76,188 @@ $$;
 COMMENT ON FUNCTION public.maintain_audit_timestamps() IS 'Trigger function (BEFORE UPDATE, for each row): sets updated_at to now() (transaction time, the clock of the column defaults) and rejects a change of created_at with 23514.';
 
 --
+-- Name: pii_ignorable_pattern(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_ignorable_pattern() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'
+        OPERATOR(pg_catalog.||) '\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
+        OPERATOR(pg_catalog.||) '\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF]'
+$$;
+
+--
+-- Name: FUNCTION pii_ignorable_pattern(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_ignorable_pattern() IS 'Regular-expression bracket of the Unicode default-ignorable code points (zero-width, format, bidi, variation selectors, tags) that PII key matching removes.';
+
+--
+-- Name: pii_key_ascii_pattern(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_ascii_pattern() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '[^\\](\\\\)*"(' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(public.pii_keys(), '|')
+        OPERATOR(pg_catalog.||) ')": '
+$$;
+
+--
+-- Name: FUNCTION pii_key_ascii_pattern(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_ascii_pattern() IS 'Regular expression matching a PII key (pii_keys()) as an object key in ASCII-only jsonb text: an unescaped quote, the key, then the colon jsonb prints after keys only.';
+
+--
+-- Name: pii_key_count(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_count(payload jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.regexp_count(public.pii_key_text(payload), public.pii_key_pattern())
+$$;
+
+--
+-- Name: FUNCTION pii_key_count(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_count(payload jsonb) IS 'Number of object keys of the value that are PII keys (is_pii_key); linear in size.';
+
+--
 -- Name: pii_key_paths(jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.pii_key_paths(payload jsonb) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $_$
-    WITH RECURSIVE node (path, sort_key, is_pii, value) AS (
-        SELECT '$'::text, ARRAY[]::int[], FALSE, payload
-        UNION ALL
-        SELECT
-            node.path || child.step,
-            node.sort_key || child.ordinal,
-            child.is_pii,
-            child.value
-        FROM node
-        CROSS JOIN LATERAL (
-            SELECT
-                CASE
-                    WHEN member.key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN '.' || member.key
-                    ELSE '.' || to_jsonb(member.key)::text
-                END AS step,
-                member.ordinal::int AS ordinal,
-                public.is_pii_key(member.key) AS is_pii,
-                member.value
-            FROM jsonb_each(
-                CASE WHEN jsonb_typeof(node.value) = 'object' THEN node.value END
-            ) WITH ORDINALITY AS member (key, value, ordinal)
-            UNION ALL
-            SELECT
-                '[' || (element.ordinal - 1) || ']',
-                element.ordinal::int,
-                FALSE,
-                element.value
-            FROM jsonb_array_elements(
-                CASE WHEN jsonb_typeof(node.value) = 'array' THEN node.value END
-            ) WITH ORDINALITY AS element (value, ordinal)
-        ) AS child
-        WHERE jsonb_typeof(node.value) IN ('object', 'array')
+    AS $$
+    SELECT coalesce(
+        pg_catalog.array_agg(walk.path ORDER BY walk.sort_key), ARRAY[]::pg_catalog.text[]
     )
-
-    SELECT coalesce(array_agg(node.path ORDER BY node.sort_key), ARRAY[]::text[])
-    FROM node
-    WHERE node.is_pii
-$_$;
+    FROM public.pii_key_walk(payload) AS walk
+$$;
 
 --
 -- Name: FUNCTION pii_key_paths(payload jsonb); Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON FUNCTION public.pii_key_paths(payload jsonb) IS 'Paths ($.a.b[0].c) of every object key, at any depth and inside arrays, that is a PII key (is_pii_key), in jsonb key order; empty when there is none. Never returns values.';
+
+--
+-- Name: pii_key_paths(jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_paths(payload jsonb, max_paths integer) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT coalesce(pg_catalog.array_agg(first.path), ARRAY[]::pg_catalog.text[])
+    FROM (SELECT walk.path FROM public.pii_key_walk(payload) AS walk LIMIT max_paths) AS first
+$$;
+
+--
+-- Name: FUNCTION pii_key_paths(payload jsonb, max_paths integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_paths(payload jsonb, max_paths integer) IS 'The first max_paths paths of PII keys (breadth first), stopping the walk there; the PII guard names these and counts the rest with pii_key_count.';
+
+--
+-- Name: pii_key_pattern(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_pattern() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.chr(3) OPERATOR(pg_catalog.||) '('
+        OPERATOR(pg_catalog.||) pg_catalog.array_to_string(public.pii_keys(), '|')
+        OPERATOR(pg_catalog.||) ')' OPERATOR(pg_catalog.||) pg_catalog.chr(3)
+        OPERATOR(pg_catalog.||) ':'
+$$;
+
+--
+-- Name: FUNCTION pii_key_pattern(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_pattern() IS 'Regular expression matching a PII key (pii_keys()) between chr(3) delimiters and followed by a colon in pii_key_text: only an object key can match it.';
+
+--
+-- Name: pii_key_text(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_text(payload jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT public.pii_normalize_key(
+        pg_catalog.replace(
+            pg_catalog.replace(
+                pg_catalog.replace(payload::pg_catalog.text, '\\', pg_catalog.chr(1)),
+                '\"', pg_catalog.chr(2)
+            ),
+            '"', pg_catalog.chr(3)
+        )
+    )
+$$;
+
+--
+-- Name: FUNCTION pii_key_text(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_text(payload jsonb) IS 'The jsonb text with string delimiters as chr(3) (escapes as chr(1)/chr(2)), normalised like pii_normalize_key: one linear pass that has_pii_key and pii_key_count scan.';
+
+--
+-- Name: pii_key_walk(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_key_walk(payload jsonb) RETURNS TABLE(path text, sort_key integer[])
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    WITH RECURSIVE node (path, sort_key, is_pii, value) AS (
+        SELECT '$'::pg_catalog.text, ARRAY[]::pg_catalog.int4[], FALSE, payload
+        UNION ALL
+        SELECT
+            node.path OPERATOR(pg_catalog.||) child.step,
+            node.sort_key OPERATOR(pg_catalog.||) child.ordinal,
+            child.is_pii,
+            child.value
+        FROM node
+        CROSS JOIN LATERAL (
+            SELECT
+                CASE
+                    WHEN member.key OPERATOR(pg_catalog.~) '^[A-Za-z_][A-Za-z0-9_]*$'
+                        THEN '.' OPERATOR(pg_catalog.||) member.key
+                    ELSE '.' OPERATOR(pg_catalog.||) pg_catalog.to_jsonb(member.key)::pg_catalog.text
+                END AS step,
+                member.ordinal::pg_catalog.int4 AS ordinal,
+                public.is_pii_key(member.key) AS is_pii,
+                member.value
+            FROM pg_catalog.jsonb_each(
+                CASE WHEN pg_catalog.jsonb_typeof(node.value) OPERATOR(pg_catalog.=) 'object' THEN node.value END
+            ) WITH ORDINALITY AS member (key, value, ordinal)
+            UNION ALL
+            SELECT
+                '[' OPERATOR(pg_catalog.||) (element.ordinal OPERATOR(pg_catalog.-) 1)::pg_catalog.text
+                OPERATOR(pg_catalog.||) ']',
+                element.ordinal::pg_catalog.int4,
+                FALSE,
+                element.value
+            FROM pg_catalog.jsonb_array_elements(
+                CASE WHEN pg_catalog.jsonb_typeof(node.value) OPERATOR(pg_catalog.=) 'array' THEN node.value END
+            ) WITH ORDINALITY AS element (value, ordinal)
+        ) AS child
+        WHERE pg_catalog.jsonb_typeof(node.value) OPERATOR(pg_catalog.=) ANY(ARRAY['object', 'array'])
+    )
+
+    SELECT node.path, node.sort_key
+    FROM node
+    WHERE node.is_pii
+$_$;
+
+--
+-- Name: FUNCTION pii_key_walk(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_key_walk(payload jsonb) IS 'Rows (path, sort_key) of every object key that is a PII key, breadth first: the walk behind pii_key_paths. Bounded by the raw_payload size and depth limits on stored rows.';
 
 --
 -- Name: pii_keys(); Type: FUNCTION; Schema: public; Owner: -
@@ -139,7 +273,7 @@ CREATE FUNCTION public.pii_keys() RETURNS text[]
         'address', 'street_address',
         'ip', 'ip_address',
         'ssn', 'social_security_number'
-    ]::text[]
+    ]::pg_catalog.text[]
 $$;
 
 --
@@ -147,6 +281,100 @@ $$;
 --
 
 COMMENT ON FUNCTION public.pii_keys() IS 'The PII field names (lower case) that raw payloads must not carry as object keys, compared case-insensitively. The one place the list is kept.';
+
+--
+-- Name: pii_normalize_key(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_normalize_key(key text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.lower(
+        pg_catalog.regexp_replace(
+            pg_catalog.normalize(key, 'NFKC'), public.pii_ignorable_pattern(), '', 'g'
+        ) COLLATE pg_catalog."C"
+    )
+$$;
+
+--
+-- Name: FUNCTION pii_normalize_key(key text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_normalize_key(key text) IS 'A key as PII matching sees it: NFKC, default-ignorable code points removed, ASCII lower case.';
+
+--
+-- Name: pii_paths_shown(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pii_paths_shown() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT 20
+$$;
+
+--
+-- Name: FUNCTION pii_paths_shown(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pii_paths_shown() IS 'How many offending key paths the PII guard names in its error (20); the rest are counted.';
+
+--
+-- Name: raw_payload_max_bytes(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.raw_payload_max_bytes() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT 524288
+$$;
+
+--
+-- Name: FUNCTION raw_payload_max_bytes(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.raw_payload_max_bytes() IS 'Largest raw_payload accepted, in bytes of stored jsonb as pg_column_size measures it (512 KiB).';
+
+--
+-- Name: raw_payload_max_depth(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.raw_payload_max_depth() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT 64
+$$;
+
+--
+-- Name: FUNCTION raw_payload_max_depth(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.raw_payload_max_depth() IS 'Deepest raw_payload accepted: nested objects/arrays ({} is 1, {"a":{}} is 2; 64).';
+
+--
+-- Name: raw_payload_within_limits(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.raw_payload_within_limits(payload jsonb) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT payload IS NULL
+        OR (
+            pg_catalog.pg_column_size(payload) OPERATOR(pg_catalog.<=) public.raw_payload_max_bytes()
+            AND NOT pg_catalog.jsonb_path_exists(
+                payload,
+                (
+                    'strict $.**{' OPERATOR(pg_catalog.||) public.raw_payload_max_depth()::pg_catalog.text
+                    OPERATOR(pg_catalog.||) '} ? (@.type() == "object" || @.type() == "array")'
+                )::pg_catalog.jsonpath
+            )
+        )
+$_$;
+
+--
+-- Name: FUNCTION raw_payload_within_limits(payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.raw_payload_within_limits(payload jsonb) IS 'True when the value is within raw_payload_max_bytes() and raw_payload_max_depth() (or NULL). Size first (O(1)), then a jsonpath visiting levels up to the limit only: linear in size.';
 
 --
 -- Name: refresh_read_model(text, interval, boolean); Type: FUNCTION; Schema: public; Owner: -
@@ -295,16 +523,67 @@ $$;
 COMMENT ON FUNCTION public.refresh_read_models(ttl interval, force boolean) IS 'refresh_read_model() for mv_realtime_revenue, then mv_reconciliation_status, each in a subtransaction: a failing view is reported (refreshed = false, detail ''failed: <sqlstate> <message>'') and the other is still refreshed.';
 
 --
+-- Name: reject_oversized_raw_payload(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reject_oversized_raw_payload() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    size_bytes pg_catalog.int4 := pg_catalog.pg_column_size(NEW.raw_payload);
+BEGIN
+    IF size_bytes > public.raw_payload_max_bytes() THEN
+        RAISE EXCEPTION '%.raw_payload is % bytes, over the limit of % bytes',
+            TG_TABLE_NAME, size_bytes, public.raw_payload_max_bytes()
+            USING ERRCODE = 'check_violation',
+                SCHEMA = TG_TABLE_SCHEMA,
+                TABLE = TG_TABLE_NAME,
+                COLUMN = 'raw_payload',
+                CONSTRAINT = TG_NAME,
+                HINT = 'Store a summary in dead_events instead (docs/writing-data.md).';
+    END IF;
+    IF NOT public.raw_payload_within_limits(NEW.raw_payload) THEN
+        RAISE EXCEPTION '%.raw_payload nests deeper than the limit of % levels',
+            TG_TABLE_NAME, public.raw_payload_max_depth()
+            USING ERRCODE = 'check_violation',
+                SCHEMA = TG_TABLE_SCHEMA,
+                TABLE = TG_TABLE_NAME,
+                COLUMN = 'raw_payload',
+                CONSTRAINT = TG_NAME,
+                HINT = 'Store a summary in dead_events instead (docs/writing-data.md).';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION reject_oversized_raw_payload(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reject_oversized_raw_payload() IS 'Trigger function: rejects a raw_payload over the size or depth limit with 23514 naming the column and the limit. Sorts before the PII guard, so no over-limit value reaches its walk.';
+
+--
 -- Name: reject_pii_in_raw_payload(); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.reject_pii_in_raw_payload() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    shown pg_catalog.text[];
+    total pg_catalog.int4;
 BEGIN
     IF public.has_pii_key(NEW.raw_payload) THEN
+        shown := public.pii_key_paths(NEW.raw_payload, public.pii_paths_shown());
+        total := public.pii_key_count(NEW.raw_payload);
         RAISE EXCEPTION '%.raw_payload holds PII key(s) at %',
-            TG_TABLE_NAME, array_to_string(public.pii_key_paths(NEW.raw_payload), ', ')
+            TG_TABLE_NAME, pg_catalog.array_to_string(shown, ', ')
+            || CASE WHEN total > pg_catalog.cardinality(shown)
+                THEN pg_catalog.format(' and %s more', total - pg_catalog.cardinality(shown))
+                ELSE ''
+            END
             USING ERRCODE = 'check_violation',
                 SCHEMA = TG_TABLE_SCHEMA,
                 TABLE = TG_TABLE_NAME,
@@ -320,7 +599,7 @@ $$;
 -- Name: FUNCTION reject_pii_in_raw_payload(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reject_pii_in_raw_payload() IS 'Trigger function: rejects a row whose raw_payload holds a PII key (has_pii_key) with 23514 and a message naming the key paths, never the values.';
+COMMENT ON FUNCTION public.reject_pii_in_raw_payload() IS 'Trigger function: rejects a row whose raw_payload holds a PII key (has_pii_key) with 23514 naming the first pii_paths_shown() key paths and the count of the rest, never values.';
 
 --
 -- Name: attribution_allocations; Type: TABLE; Schema: public; Owner: -
@@ -1561,6 +1840,18 @@ CREATE TRIGGER trg_attribution_events_audit_timestamps BEFORE UPDATE ON public.a
 COMMENT ON TRIGGER trg_attribution_events_audit_timestamps ON public.attribution_events IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
 
 --
+-- Name: attribution_events trg_attribution_events_limit_raw_payload; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_events_limit_raw_payload BEFORE INSERT OR UPDATE OF raw_payload ON public.attribution_events FOR EACH ROW WHEN ((NOT public.raw_payload_within_limits(new.raw_payload))) EXECUTE FUNCTION public.reject_oversized_raw_payload();
+
+--
+-- Name: TRIGGER trg_attribution_events_limit_raw_payload ON attribution_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_events_limit_raw_payload ON public.attribution_events IS 'Rejects raw_payload over the size or depth limit (23514) before the PII guard runs.';
+
+--
 -- Name: attribution_events trg_attribution_events_reject_pii; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1571,6 +1862,18 @@ CREATE TRIGGER trg_attribution_events_reject_pii BEFORE INSERT OR UPDATE OF raw_
 --
 
 COMMENT ON TRIGGER trg_attribution_events_reject_pii ON public.attribution_events IS 'Rejects raw_payload holding PII keys on INSERT and on UPDATE of raw_payload (23514).';
+
+--
+-- Name: dead_events trg_dead_events_limit_raw_payload; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_dead_events_limit_raw_payload BEFORE INSERT OR UPDATE OF raw_payload ON public.dead_events FOR EACH ROW WHEN ((NOT public.raw_payload_within_limits(new.raw_payload))) EXECUTE FUNCTION public.reject_oversized_raw_payload();
+
+--
+-- Name: TRIGGER trg_dead_events_limit_raw_payload ON dead_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_dead_events_limit_raw_payload ON public.dead_events IS 'Rejects raw_payload over the size or depth limit (23514) before the PII guard runs.';
 
 --
 -- Name: dead_events trg_dead_events_reject_pii; Type: TRIGGER; Schema: public; Owner: -
