@@ -278,9 +278,10 @@ def test_app_roles_cannot_tamper_with_the_refresh_bookkeeping(db, role, statemen
 @pytest.fixture
 def app_ro_login(catalog, migrated_url):
     """A LOGIN member of app_ro, as a service reading the API would be."""
-    name = f"api_reader_{uuid.uuid4().hex[:8]}"
-    catalog.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE app_ro").format(sql.Identifier(name)))
-    conn = psycopg.connect(migrated_url, user=name, autocommit=True)
+    name, password = f"api_reader_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    catalog.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE app_ro").format(
+        sql.Identifier(name), sql.Literal(password)))
+    conn = psycopg.connect(migrated_url, user=name, password=password, autocommit=True)
     yield conn
     conn.close()
     catalog.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
