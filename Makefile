@@ -1,6 +1,7 @@
 # attribution-db: every verb of the project. `make help` lists them.
 # Set DATABASE_URL (a libpq URI) to aim any target at an existing database instead of
-# the project's local PostgreSQL (data in .pg/, 127.0.0.1:$(ATTRIBUTION_DB_PORT)).
+# the project's local PostgreSQL (127.0.0.1:$(ATTRIBUTION_DB_PORT); data in .pg/, or as
+# root in /var/lib/attribution-db/<checkout>-<hash>/: `make db-status` says where).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -94,7 +95,7 @@ db-start: $(STAMP) ## start the local PostgreSQL (creating it on first use)
 db-stop: $(STAMP) ## stop the local PostgreSQL
 	@$(CLI) server stop
 
-db-status: $(STAMP) ## say whether the local PostgreSQL is running
+db-status: $(STAMP) ## say whether the local PostgreSQL is running and where its data is
 	@$(CLI) server status
 
 psql: $(STAMP) ## open psql on the database in use
@@ -111,7 +112,7 @@ bench: $(BENCH_STAMP) ## benchmark query paths, ingestion, refresh (SCALE=small|
 bench-report: $(BENCH_STAMP) ## rewrite docs/performance.md and its plot from bench/results/
 	@$(CLI) bench report
 
-clean: ## stop the local server and delete .venv and .pg (all local data)
-	@if [ -x $(CLI) ]; then $(CLI) server stop || true; fi
+clean: ## stop the local server and delete its data (make db-status says where) and .venv
+	@PYTHONPATH=src $(PYTHON) -m attribution_db.cluster remove
 	rm -rf $(VENV) .pg
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,7 +1,7 @@
 """Fixtures: a real PostgreSQL for every check, migrated from zero by the user's command.
 
 Without DATABASE_URL the session starts a throwaway cluster (temporary folder, free port,
-fsync off) and removes it at the end. With DATABASE_URL the checks run on that server, in
+fsync off, scram password in its folder, carried in the URLs) and removes it at the end. With DATABASE_URL the checks run on that server, in
 databases they create and drop themselves (the role needs CREATEDB and CREATEROLE); the
 database named in the URL is only used to connect and is left untouched.
 """
@@ -18,15 +18,16 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from attribution_db import PROJECT_ROOT, dburl
-from attribution_db.cluster import throwaway_cluster
+from attribution_db.cluster import Cluster, throwaway_cluster
 
 
 class Server:
     """A reachable PostgreSQL server and a way to make databases on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cluster: Cluster | None = None) -> None:
         self.url = url
         self.params = dburl.parse(url)
+        self.cluster = cluster  # the throwaway cluster, None on DATABASE_URL's server
 
     def url_for(self, dbname: str) -> str:
         return dburl.with_dbname(self.url, dbname)
@@ -67,7 +68,7 @@ def server():
         yield Server(external)
         return
     with throwaway_cluster("attribution-db-check-") as cluster:
-        yield Server(cluster.url("postgres"))
+        yield Server(cluster.url("postgres"), cluster)
 
 
 @pytest.fixture(scope="session")

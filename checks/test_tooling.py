@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -67,6 +68,8 @@ def test_socket_style_url_with_host_parameter(server, migrated_url):
     dbname = migrated_url.split("/")[3].split("?")[0]
     url = f"postgresql://{params.get('user', 'postgres')}@/{dbname}?host={params.get('host', '127.0.0.1')}"
     url += f"&port={params.get('port', '5432')}"
+    if "password" in params:
+        url += f"&password={quote(params['password'], safe='')}"
     assert "nothing to apply" in run_cli("migrate", url=url).stdout
 
 

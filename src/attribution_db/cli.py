@@ -26,6 +26,24 @@ def ensure_database(cluster: Cluster, dbname: str = DEFAULT_DBNAME) -> None:
             print(f"created database {dbname}")
 
 
+def start_embedded(cluster: Cluster) -> bool:
+    """Start the local cluster (creating it on first use); say so, and where its data is."""
+    started = cluster.start()
+    if started:
+        print(f"started the local PostgreSQL on 127.0.0.1:{cluster.port} (data in {cluster.datadir})")
+    for note in cluster.notes:
+        print(f"note: {note}")
+    return started
+
+
+def where(cluster: Cluster) -> str:
+    """Where the local cluster keeps its data, log and password (for status lines)."""
+    text = f"data in {cluster.datadir}, log {cluster.logfile}, password in {cluster.pgpass}"
+    if cluster.legacy_location:
+        text += "; made in the checkout by an earlier version: `make clean` deletes it"
+    return text
+
+
 def target(start: bool = True) -> str:
     """DATABASE_URL when set; otherwise the embedded cluster (started when ``start``)."""
     url = dburl.from_env()
@@ -35,12 +53,11 @@ def target(start: bool = True) -> str:
         return url
     cluster = Cluster.embedded()
     if start:
-        if cluster.start():
-            print(f"started the local PostgreSQL on 127.0.0.1:{cluster.port} (data in {cluster.datadir})")
+        start_embedded(cluster)
         ensure_database(cluster)
     elif not cluster.running():
         raise CliError("the local PostgreSQL is not running; start it with `make db-start` or `make migrate`")
-    print(f"target: {cluster.url()} (local server)")
+    print(f"target: {cluster.url(with_password=False)} (local server)")
     return cluster.url()
 
 
@@ -171,8 +188,7 @@ def server_url() -> str:
         dburl.parse(url)
         return url
     cluster = Cluster.embedded()
-    if cluster.start():
-        print(f"started the local PostgreSQL on 127.0.0.1:{cluster.port} (data in {cluster.datadir})")
+    start_embedded(cluster)
     return cluster.url("postgres")
 
 
@@ -206,21 +222,33 @@ def cmd_docs(args) -> int:
 def cmd_server(args) -> int:
     cluster = Cluster.embedded()
     if args.action == "start":
-        started = cluster.start()
+        started = start_embedded(cluster)
         ensure_database(cluster)
-        state = "started" if started else "already running"
-        print(f"local PostgreSQL {state} on 127.0.0.1:{cluster.port}: {cluster.url()}")
+        if not started:
+            print(f"local PostgreSQL already running on 127.0.0.1:{cluster.port} ({where(cluster)})")
+        print(f"url: {cluster.url(with_password=False)} (password: PGPASSFILE={cluster.pgpass})")
     elif args.action == "stop":
         print("local PostgreSQL stopped" if cluster.stop() else "local PostgreSQL was not running")
     else:
         running = cluster.running()
-        print(f"local PostgreSQL {'running' if running else 'not running'} ({cluster.datadir})")
+        state = f"running on 127.0.0.1:{cluster.port}" if running else "not running"
+        if not cluster.home.exists():
+            print(f"local PostgreSQL {state}: not created yet (`make migrate` creates it in {cluster.home})")
+        else:
+            print(f"local PostgreSQL {state} ({where(cluster)})")
         return 0 if running else 3
     return 0
 
 
 def cmd_url(args) -> int:
-    print(dburl.from_env() or Cluster.embedded().url())
+    """The URL without its password; for the local server, say on stderr where that is."""
+    url = dburl.from_env()
+    if url:
+        print(dburl.redact(url))
+        return 0
+    cluster = Cluster.embedded()
+    print(cluster.url(with_password=False))
+    print(f"password: PGPASSFILE={cluster.pgpass}", file=sys.stderr)
     return 0
 
 
@@ -241,12 +269,18 @@ def cmd_psql(args) -> int:
     if not psql:
         raise CliError("psql not found; install it with `apt-get install postgresql-client-15`")
     url = dburl.from_env()
-    if not url:
+    env = dict(os.environ)
+    if url:
+        url, secret_env = dburl.for_subprocess(url)  # no password on psql's command line
+        env.update(secret_env)
+    else:
         cluster = Cluster.embedded()
         if not cluster.running():
             raise CliError("the local PostgreSQL is not running; start it with `make db-start`")
-        url = cluster.url()
-    os.execv(psql, [psql, url, *args.psql_args])
+        url = cluster.url(with_password=False)
+        if cluster.pgpass.exists():
+            env["PGPASSFILE"] = str(cluster.pgpass)
+    os.execve(psql, [psql, url, *args.psql_args], env)
     return 0  # pragma: no cover
 
 

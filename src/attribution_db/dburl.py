@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import quote, urlencode
 
 import psycopg
@@ -39,7 +40,8 @@ def parse(url: str) -> dict[str, str]:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
+    """The URL with any password (user:password@ or ?password=) replaced by ***."""
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     try:
         scheme, rest = url.split("://", 1)
     except ValueError:
@@ -62,6 +64,16 @@ def to_uri(params: dict[str, str]) -> str:
     rest = {k: v for k, v in params.items() if k != "dbname"}
     query = urlencode(rest, quote_via=quote)
     return f"postgresql:///{quote(params['dbname'], safe='')}" + (f"?{query}" if query else "")
+
+
+def for_subprocess(url: str) -> tuple[str, dict[str, str]]:
+    """(URL without its password, environment carrying it): a command line is visible to
+    every account on the machine (ps), a process's environment only to its owner and root."""
+    params = parse(url)
+    secret = params.pop("password", None)
+    if secret is None:
+        return url, {}
+    return to_uri(params), {"PGPASSWORD": secret}
 
 
 def to_yoyo(url: str) -> str:

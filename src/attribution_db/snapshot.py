@@ -11,6 +11,7 @@ yoyo's bookkeeping tables left out, lines that vary between runs or dump version
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -38,7 +39,9 @@ def dump(url: str) -> str:
     pg_dump = find_bindir() / "pg_dump"
     args = [str(pg_dump), "--schema-only", "--no-owner", "--no-tablespaces"]
     args += [f"--exclude-table={pattern}" for pattern in EXCLUDED_TABLES]
-    proc = subprocess.run([*args, "--dbname", dburl.to_uri(dburl.parse(url))], capture_output=True, text=True)
+    bare, secret_env = dburl.for_subprocess(dburl.to_uri(dburl.parse(url)))
+    env = {**os.environ, **secret_env}
+    proc = subprocess.run([*args, "--dbname", bare], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
         raise CliError(f"pg_dump failed: {lines[-1]}")
