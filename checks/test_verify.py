@@ -128,6 +128,17 @@ def test_verify_runs_read_only_and_takes_only_access_share_locks(clone, ro_login
     assert "_yoyo_migration" not in {rel for _, rel, _ in locks}
 
 
+def test_superuser_session_is_read_only_too(clone):
+    """verify opens READ ONLY itself: even a role whose sessions may write gets a read-only transaction."""
+    with verify.connect(clone) as conn:
+        found, _ = verify.verify(conn)
+        read_only = conn.execute("SHOW transaction_read_only").fetchone()[0]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("CREATE TABLE verify_must_not_write (id int)")
+        conn.rollback()
+    assert found == [] and read_only == "on"
+
+
 # -- tampering, each on its own clone -------------------------------------------------------
 
 CHECK_NAME, CHECK_DEF = "ck_revenue_ledger_revenue_positive", "CHECK (revenue_cents >= 0)"
