@@ -3,7 +3,8 @@
 Covers every schema but PostgreSQL's own: schemas (with ACLs), relations (tables, views,
 materialized views, sequences, indexes; with RLS flags, options and ACLs), columns,
 constraints, index and view definitions, functions, triggers, policies, types, extensions
-and every comment. yoyo's bookkeeping tables are left out. Two databases with equal
+the database's own ACL and settings, and every comment. yoyo's bookkeeping tables and the migrator's run lock
+(schema attribution_migrate) are left out. Two databases with equal
 fingerprints hold the same schema; ``diff`` says what differs.
 """
 
@@ -14,6 +15,7 @@ import psycopg
 USER_NS = """
     n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
     AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
+    AND n.nspname <> 'attribution_migrate'
 """
 NOT_YOYO = "c.relname NOT LIKE '\\_yoyo\\_%' AND c.relname <> 'yoyo_lock'"
 
@@ -92,6 +94,21 @@ QUERIES = {
         SELECT e.extname, e.extversion, n.nspname
         FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname <> 'plpgsql'""",
+    # the database's own privileges (TEMPORARY, 202611281400) and settings (202611281402);
+    # pg_catalog's function privileges are left out: 202611281401 is kept by its rollback
+    "database": """
+        SELECT a.grantee::regrole::text, a.privilege_type, a.is_grantable
+        FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+        WHERE d.datname = current_database() AND a.grantee <> 0
+        UNION ALL
+        SELECT 'PUBLIC', a.privilege_type, a.is_grantable
+        FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+        WHERE d.datname = current_database() AND a.grantee = 0
+        UNION ALL
+        SELECT 'setting', s.setting, NULL
+        FROM pg_database d JOIN pg_db_role_setting r ON r.setdatabase = d.oid AND r.setrole = 0,
+             unnest(r.setconfig) s(setting)
+        WHERE d.datname = current_database()""",
     "default_privileges": """
         SELECT d.defaclrole::regrole::text, d.defaclnamespace::regnamespace::text,
                d.defaclobjtype, d.defaclacl::text

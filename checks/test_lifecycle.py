@@ -18,7 +18,7 @@ from psycopg import sql
 
 from attribution_db import PROJECT_ROOT, CliError, dburl, history, snapshot
 from attribution_db import migrate as migrate_module
-from attribution_db.migrate import Migrator, _AdvisoryLock
+from attribution_db.migrate import Migrator, _RunLock
 from checks.conftest import run_cli
 from checks.fingerprint import diff, fingerprint, objects
 from checks.test_tooling import assert_one_line_error
@@ -115,7 +115,7 @@ def test_concurrent_migrate_runs_apply_each_migration_once(make_database):
     url = make_database("concurrent")
     env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "attribution_db", "migrate"]
-    with _AdvisoryLock(url, wait=0) as held:  # both start while the lock is taken
+    with _RunLock(url, wait=0) as held:  # both start while the lock is taken
         assert held
         procs = [subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         time.sleep(1.5)
@@ -162,7 +162,7 @@ def test_stale_lock_of_a_killed_run_is_reported_and_removable(make_database):
     assert time.monotonic() - started < 8, "a stale lock must be reported at once, not after a timeout"
     assert_one_line_error(proc, "stale migration lock", "pid 999999", "make break-lock")
     assert "make break-lock" in run_cli("status", url=url).stdout
-    with _AdvisoryLock(url, wait=0):  # a live run holds the lock: break-lock refuses
+    with _RunLock(url, wait=0):  # a live run holds the lock: break-lock refuses
         assert_one_line_error(run_cli("break-lock", url=url, check=False), "in progress")
     assert "removed the stale migration lock of pid 999999" in run_cli("break-lock", url=url).stdout
     assert "nothing to apply" in run_cli("migrate", url=url).stdout
@@ -302,8 +302,17 @@ def test_migrating_as_a_non_superuser_database_owner(server):
         try:
             params = dict(server.params, dbname=dbname, user=owner, password=password)
             url = dburl.to_uri(params)
-            run_cli("migrate", url=url)
+            first = run_cli("migrate", url=url)
+            # pg_catalog's large-object functions are a superuser's to revoke: the migration
+            # succeeds, warns, and names the bootstrap statement, which a superuser then runs.
+            warning = re.search(r"^warning: PUBLIC may still execute the large-object functions .* run once: (REVOKE EXECUTE ON FUNCTION .* FROM PUBLIC;)$", first.stderr, re.M)
+            assert warning, first.stderr
+            with psycopg.connect(dburl.with_dbname(server.url, dbname), autocommit=True) as bootstrap:
+                bootstrap.execute(warning.group(1))
             with psycopg.connect(url, autocommit=True) as conn:
+                lo = conn.execute("SELECT has_function_privilege('public', 'lo_from_bytea(oid,bytea)', 'EXECUTE')").fetchone()
+                assert lo == (False,), "the bootstrap statement must revoke the large-object functions"
+                conn.execute("CREATE TEMP TABLE owner_keeps_temp (id int)")  # the owner keeps TEMP
                 me = conn.execute(
                     "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = current_user"
                 ).fetchone()
@@ -314,7 +323,8 @@ def test_migrating_as_a_non_superuser_database_owner(server):
                 ).fetchall()
                 assert owners == [(owner,)], owners
             run_cli("rollback", "--all", url=url)
-            run_cli("migrate", url=url)
+            again = run_cli("migrate", url=url)
+            assert "warning" not in again.stderr, "a rollback must not re-grant what the bootstrap revoked"
         finally:
             su.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
             su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))

@@ -248,6 +248,11 @@ def test_refresh_accepts_a_bypassrls_owner(db, tenant):
     db.execute("CREATE ROLE read_model_owner_bypassing_rls NOLOGIN BYPASSRLS")
     db.execute("GRANT SELECT ON revenue_ledger TO read_model_owner_bypassing_rls")
     db.execute("ALTER MATERIALIZED VIEW mv_realtime_revenue OWNER TO read_model_owner_bypassing_rls")
+    # REFRESH ... CONCURRENTLY builds its diff in a temp table, as the view's owner, and TEMP
+    # is no longer PUBLIC's (202611281400): an owner of the views that does not own the
+    # database needs it granted (docs/database-privileges.md)
+    pgtap.throws_ok(db, "SELECT refresh_read_model('mv_realtime_revenue', force => true)", (), "42501", "temporary tables")
+    db.execute("DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO read_model_owner_bypassing_rls', current_database()); END $$")
     assert refresh(db, force=True)[0] is True
     assert revenue_row(db, tenant) is not None
 

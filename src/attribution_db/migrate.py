@@ -5,6 +5,8 @@ from __future__ import annotations
 import configparser
 import contextlib
 import logging
+import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -71,10 +73,32 @@ def describe_db_error(exc: psycopg.Error) -> str:
 #: first pending one, was most likely applied by a run killed before yoyo recorded it.
 DUPLICATE_OBJECT = {"42P07", "42710", "42701", "42723", "42P06", "42P16", "42712"}
 
-#: Key of the session-level advisory lock every attribution-db run on a database holds while it
-#: migrates. PostgreSQL releases it when the session ends, so unlike yoyo's lock row it cannot
-#: outlive a killed run: a yoyo lock row found while holding it is stale.
-ADVISORY_KEY = "attribution-db migrate"
+#: The run lock: every attribution-db run on a database holds an EXCLUSIVE lock on this table, in
+#: a transaction left open on a connection of its own, while it migrates. PostgreSQL releases it
+#: when that session ends, so unlike yoyo's lock row it cannot outlive a killed run: a yoyo lock
+#: row found while holding it is stale. The schema grants nothing to PUBLIC, so an application
+#: role cannot even name the table (42501 before any lock is taken), unlike an advisory lock key
+#: or a table in schema public (which any role can hold with PREPARE ... INSERT in an open
+#: transaction). Created by the migrator when missing, like yoyo's own tables.
+LOCK_SCHEMA = "attribution_migrate"
+LOCK_TABLE = f"{LOCK_SCHEMA}.run_lock"
+
+#: SQLSTATE classes of a lost server connection: 08 connection exception, 57 operator
+#: intervention (pg_terminate_backend, shutdown, crash).
+CONNECTION_LOST = ("08", "57")
+
+
+def _drop_tracebacks(record: logging.LogRecord) -> bool:
+    return record.exc_info is None
+
+
+def _print_warning(diag) -> None:
+    """Show a migration's RAISE WARNING (e.g. a bootstrap step a superuser still has to do)."""
+    # RAISE WARNING in a migration (P0001, or a class 01 code); not the server's own
+    # "terminating connection" warnings on a shutdown (57P01), which the error reports.
+    if diag.severity_nonlocalized == "WARNING" and (diag.sqlstate or "").startswith(("P0", "01")):
+        hint = f" -- {diag.message_hint}" if diag.message_hint else ""
+        print(f"warning: {diag.message_primary}{hint}", file=sys.stderr)
 
 
 @dataclass
@@ -88,18 +112,39 @@ class Status:
 class Migrator:
     """A yoyo backend on one database, holding the migration lock while it works."""
 
+    _held_lock: "_RunLock | None" = None
+    lost_connection = False
+
     def __init__(self, url: str) -> None:
         self.url = url
         dburl.parse(url)
         logging.getLogger("yoyo").setLevel(logging.WARNING)
+        # yoyo logs a failing step with its traceback; the one-line error says it all.
+        steps_log = logging.getLogger("yoyo.migrations")
+        if _drop_tracebacks not in steps_log.filters:
+            steps_log.addFilter(_drop_tracebacks)
         try:
             self.backend = get_backend(dburl.to_yoyo(url))
         except psycopg.OperationalError as exc:
             raise CliError(f"cannot connect to {dburl.redact(url)}: {dburl.first_line(exc)}") from None
+        # The database bounds idle transactions (202611281402); the migrator's own session is
+        # exempt: yoyo's connection is in autocommit mode, so this SET lasts for the session.
+        self.backend.execute("SET idle_in_transaction_session_timeout = 0")
+        self.backend.connection.add_notice_handler(_print_warning)
         self.migrations = load()
 
     def status(self) -> Status:
-        applied_hashes = self.backend.get_applied_migration_hashes()
+        with _RunLock(self.url, wait=0) as held:
+            stale = self._lock_row() if held else None
+        if stale and not self._has_migration_table():
+            raise CliError(self._killed_before_bookkeeping(stale))
+        try:
+            applied_hashes = self.backend.get_applied_migration_hashes()
+        except LockTimeout:
+            raise CliError(
+                "another migration run is creating yoyo's tables in this database right now; "
+                "run `make status` again when it is done"
+            ) from None
         ordered = list(self.backend.to_rollback(self.migrations))[::-1]
         pending = list(self.backend.to_apply(self.migrations))
         known = {m.hash for m in self.migrations}
@@ -107,8 +152,6 @@ class Migrator:
             f"SELECT migration_hash, migration_id FROM {self.backend.migration_table_quoted}"
         ).fetchall())
         missing = [recorded[h] for h in applied_hashes if h not in known]
-        with _AdvisoryLock(self.url, wait=0) as held:
-            stale = self._lock_row() if held else None
         return Status([m.id for m in ordered], [m.id for m in pending], stale, missing)
 
     def apply(self, report=print, limit: int | None = None) -> list[str]:
@@ -148,13 +191,27 @@ class Migrator:
 
     def break_lock(self) -> tuple[int, object] | None:
         """Delete a stale yoyo lock row; refuse while an attribution-db run holds the lock."""
-        with _AdvisoryLock(self.url, wait=0) as held:
+        with _RunLock(self.url, wait=0) as held:
             if not held:
                 raise CliError("a migration run is in progress on this database (it holds the lock); wait for it")
             row = self._lock_row()
             if row:
                 self.backend.break_lock()
         return row
+
+    def _has_migration_table(self) -> bool:
+        return self.backend.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (self.backend.migration_table_quoted,)
+        ).fetchone()[0]
+
+    @staticmethod
+    def _killed_before_bookkeeping(row) -> str:
+        pid, ctime = row
+        return (
+            f"a migration run (pid {pid}, {ctime} UTC) was killed before it created yoyo's tables: "
+            "nothing is applied, but its lock row is left; remove it with `make break-lock`, "
+            "then run `make migrate`"
+        )
 
     def _lock_row(self) -> tuple[int, object] | None:
         row = self.backend.execute(f"SELECT pid, ctime FROM {self.backend.lock_table_quoted}").fetchone()
@@ -166,9 +223,12 @@ class Migrator:
     def _run(self, migration, direction: str, report, first: bool = False) -> None:
         verb = {"apply": "applying", "rollback": "rolling back"}[direction]
         report(f"{verb} {migration.id}  ({relpath(migration)})")
+        self._lock_alive()
         try:
             self._run_and_record(migration, direction)
         except psycopg.Error as exc:
+            if self._connection_lost(exc):
+                raise CliError(self._lost_message(migration, direction, exc)) from None
             message = (
                 f"{direction} of {relpath(migration)} failed: {describe_db_error(exc)} "
                 "-- that migration was rolled back, the database is as it was before it"
@@ -180,6 +240,58 @@ class Migrator:
                     f"with `make mark ID={migration.id}` and run `make migrate` again"
                 )
             raise CliError(message) from None
+
+    def _connection_lost(self, exc: psycopg.Error) -> bool:
+        state = getattr(exc, "sqlstate", None) or ""
+        conn = self.backend.connection
+        return conn.closed or conn.broken or state.startswith(CONNECTION_LOST)
+
+    def _lock_alive(self) -> None:
+        """Fail before a migration when the run lock's session was terminated under us."""
+        lock = self._held_lock
+        if lock is not None and not lock.alive():
+            raise CliError(
+                f"the session holding the migration lock ({LOCK_TABLE}) was terminated, so another "
+                "run could start: stopping before the next migration; run `make migrate` again"
+            )
+
+    def _lost_message(self, migration, direction: str, exc: psycopg.Error) -> str:
+        """One line: what was cut off, what the server did with it, and the next step."""
+        self.lost_connection = True
+        reason = describe_db_error(exc)
+        row_gone = self._remove_own_lock_row()
+        if migration.use_transactions:
+            fate = (
+                f"{migration.id} runs in one transaction, so the server rolled it back "
+                "(crash recovery does the same): nothing of it is applied or recorded"
+            )
+            step = "run `make migrate` again" if row_gone else "run `make break-lock`, then `make migrate`"
+        else:
+            fate = (
+                f"{migration.id} is not transactional (-- transactional: false), so part of it may "
+                "be applied (an index built CONCURRENTLY may be left INVALID)"
+            )
+            step = (
+                f"run `make status`: if {migration.id} is still pending, check its objects and either "
+                f"record it with `make mark ID={migration.id}` or drop what it left and run `make migrate`"
+            )
+            if not row_gone:
+                step = "run `make break-lock`, then " + step
+        return (
+            f"{direction} of {relpath(migration)} was cut off: the connection to the server was lost "
+            f"({reason}); {fate}; when the server accepts connections again, {step}"
+        )
+
+    def _remove_own_lock_row(self) -> bool:
+        """After a lost connection, delete this process's yoyo lock row on a new one if possible."""
+        try:
+            with dburl.connect(self.url, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(
+                    f"DELETE FROM {self.backend.lock_table_quoted} WHERE pid = %s", (os.getpid(),)
+                )
+            return True
+        except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
+            return False
 
     def _run_and_record(self, migration, direction: str) -> None:
         """Run a migration and record it in ONE transaction (yoyo itself uses two).
@@ -204,8 +316,15 @@ class Migrator:
                 backend.unmark_one(migration, log=False)
 
 
-class _AdvisoryLock:
-    """A session-level advisory lock on its own connection; ``wait`` seconds to get it."""
+class _RunLock:
+    """The run lock (LOCK_TABLE, EXCLUSIVE mode) on its own connection; ``wait`` seconds to get it.
+
+    The transaction holding it stays open for the whole run, so this session switches the
+    database's idle_in_transaction_session_timeout off for itself. It holds no snapshot and no
+    transaction id while idle (READ COMMITTED, no writes), so it does not hold back VACUUM.
+    """
+
+    POLL = 0.2
 
     def __init__(self, url: str, wait: float) -> None:
         self.url = url
@@ -214,23 +333,63 @@ class _AdvisoryLock:
 
     def __enter__(self) -> bool:
         self.conn = dburl.connect(self.url, autocommit=True)
-        deadline = time.monotonic() + self.wait
-        while True:
-            got = self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (ADVISORY_KEY,)).fetchone()[0]
-            if got or time.monotonic() >= deadline:
-                return bool(got)
-            time.sleep(0.2)
+        try:
+            self.conn.execute("SET idle_in_transaction_session_timeout = 0")
+            self.conn.execute("SET lock_timeout = 0")
+            _ensure_lock_table(self.conn)
+            deadline = time.monotonic() + self.wait
+            while True:
+                self.conn.execute("BEGIN")
+                try:
+                    self.conn.execute(f"LOCK TABLE {LOCK_TABLE} IN EXCLUSIVE MODE NOWAIT")
+                    return True
+                except psycopg.errors.LockNotAvailable:
+                    self.conn.execute("ROLLBACK")
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(self.POLL)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def alive(self) -> bool:
+        try:
+            self.conn.execute("SELECT 1")
+            return True
+        except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
+            return False
 
     def __exit__(self, *exc_info):
         if self.conn is not None:
-            self.conn.close()  # ends the session, which releases the lock
+            self.conn.close()  # ends the session, which ends the transaction and its lock
         return False
 
 
-class _Lock:
-    """The advisory lock, then yoyo's own lock row; one-line errors when either is stuck.
+def _ensure_lock_table(conn: psycopg.Connection) -> None:
+    """Create LOCK_SCHEMA and LOCK_TABLE when missing (two runs racing: one wins, both go on)."""
+    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LOCK_TABLE,)).fetchone()[0]:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LOCK_SCHEMA}")
+            conn.execute(f"REVOKE ALL ON SCHEMA {LOCK_SCHEMA} FROM PUBLIC")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} ()")
+            conn.execute(
+                f"COMMENT ON SCHEMA {LOCK_SCHEMA} IS 'attribution-db migrator bookkeeping: "
+                "the run lock. No privilege for PUBLIC, so application roles cannot name it.'"
+            )
+            conn.execute(
+                f"COMMENT ON TABLE {LOCK_TABLE} IS 'Run lock of attribution-db migrate/rollback: "
+                "held IN EXCLUSIVE MODE by the running migrator. Holds no rows.'"
+            )
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateTable):
+        pass  # created by a concurrent run meanwhile
 
-    Holding the advisory lock proves no other attribution-db run is migrating, so a yoyo
+
+class _Lock:
+    """The run lock, then yoyo's own lock row; one-line errors when either is stuck.
+
+    Holding the run lock proves no other attribution-db run is migrating, so a yoyo
     lock row present then was left by a killed run (or a `yoyo` command run by hand).
     """
 
@@ -238,7 +397,7 @@ class _Lock:
 
     def __init__(self, migrator: Migrator) -> None:
         self.migrator = migrator
-        self.advisory = _AdvisoryLock(migrator.url, wait=self.WAIT)
+        self.advisory = _RunLock(migrator.url, wait=self.WAIT)
         self._cm = None
 
     def __enter__(self):
@@ -256,15 +415,27 @@ class _Lock:
                 )
             self._cm = self.migrator.backend.lock(timeout=10)
             try:
-                return self._cm.__enter__()
+                entered = self._cm.__enter__()
             except LockTimeout as exc:
                 raise CliError(f"another migration run holds yoyo's lock: {exc}") from None
+            self.migrator._held_lock = self.advisory
+            return entered
         except BaseException:
             self.advisory.__exit__(None, None, None)
             raise
 
     def __exit__(self, *exc_info):
+        self.migrator._held_lock = None
         try:
             return self._cm.__exit__(*exc_info)
+        except psycopg.Error:
+            # yoyo could not delete its lock row: the connection is gone. With an error on its
+            # way out already (it says what to do), let that one through, not this one.
+            if exc_info[0] is not None:
+                return False
+            raise CliError(
+                "the connection to the server was lost while releasing yoyo's lock row; "
+                "run `make status` (and `make break-lock` if it reports a stale lock)"
+            ) from None
         finally:
             self.advisory.__exit__(None, None, None)

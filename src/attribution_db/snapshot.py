@@ -30,6 +30,8 @@ HEADER = (
 )
 #: yoyo's own tables: bookkeeping, not schema.
 EXCLUDED_TABLES = ("_yoyo_*", "yoyo_lock")
+#: the migrator's run lock (attribution_db.migrate.LOCK_SCHEMA): bookkeeping too.
+EXCLUDED_SCHEMAS = ("attribution_migrate",)
 #: Lines that vary with the pg_dump build or run, not with the schema.
 VOLATILE = re.compile(r"^(-- Dumped (from|by) |\\restrict |\\unrestrict |SET |SELECT pg_catalog\.set_config\()")
 
@@ -39,6 +41,7 @@ def dump(url: str) -> str:
     pg_dump = find_bindir() / "pg_dump"
     args = [str(pg_dump), "--schema-only", "--no-owner", "--no-tablespaces"]
     args += [f"--exclude-table={pattern}" for pattern in EXCLUDED_TABLES]
+    args += [f"--exclude-schema={schema}" for schema in EXCLUDED_SCHEMAS]
     bare, secret_env = dburl.for_subprocess(dburl.to_uri(dburl.parse(url)))
     env = {**os.environ, **secret_env}
     proc = subprocess.run([*args, "--dbname", bare], capture_output=True, text=True, env=env)
