@@ -32,8 +32,25 @@ def template(make_database):
 
 
 @pytest.fixture
-def clone(make_database, template):
-    return make_database("verify", template=template)
+def clone(make_database, template, server):
+    """A copy of the template, with the database-level settings CREATE DATABASE does not copy."""
+    url = make_database("verify", template=template)
+    name = sql.Identifier(dburl.parse(url)["dbname"])
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        settings = conn.execute(
+            "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+            "WHERE d.datname = %s AND s.setrole = 0", (template,)).fetchall()
+        grants = conn.execute(
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, "
+            "a.privilege_type FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+            "WHERE d.datname = %s AND a.grantee <> d.datdba", (template,)).fetchall()
+        for (setting,) in settings:
+            key, value = setting.split("=", 1)
+            conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(name, sql.Identifier(key), sql.Literal(value)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(name))
+        for grantee, privilege in grants:
+            conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(sql.SQL(privilege), name, sql.SQL(grantee)))
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +239,14 @@ TAMPERING = {
         ["INSERT INTO read_model_refreshes (view_name, last_refreshed_at, last_duration_ms, last_mode) "
          "VALUES ('mv_reconciliation_status', now() - interval '2 hours', 1, 'plain')"],
         r"^health: materialized view public\.mv_reconciliation_status: last refreshed \d+ s ago, older than the bound 3600 s$",
+    ),
+    "database-temp-to-public": (
+        ["DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$"],
+        r"^security: database current database: privileges has PUBLIC:TEMPORARY that the migrations do not give$",
+    ),
+    "database-setting-reset": (
+        ["DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET ALL', current_database()); END $$"],
+        r"^security: database current database: config lacks idle_in_transaction_session_timeout=",
     ),
     "pending-migration": (
         [f"DELETE FROM _yoyo_migration WHERE migration_id = '{LAST_MIGRATION}'"],
