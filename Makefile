@@ -26,7 +26,7 @@ SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-co
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback mark break-lock manifest schema refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema verify refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,8 +57,11 @@ break-lock: $(STAMP) ## remove a stale migration lock left by a killed run
 manifest: $(STAMP) ## add new migration files to sql/manifest.sha256 (recorded ones never change)
 	@$(CLI) manifest
 
-schema: $(STAMP) ## regenerate sql/schema.sql from a freshly migrated throwaway database
+schema: $(STAMP) ## regenerate sql/schema.sql and sql/catalog.json from a freshly migrated throwaway database
 	@$(CLI) schema
+
+verify: $(STAMP) ## check the live database (DATABASE_URL or local) against the migrations, read-only (JSON=1, MAX_AGE=s)
+	@$(CLI) verify $(if $(JSON),--json) $(if $(MAX_AGE),--max-age $(MAX_AGE)) $(if $(OWNER),--owner $(OWNER))
 
 refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=30, FORCE=1)
 	@$(CLI) refresh --ttl $(or $(TTL),30) $(if $(FORCE),--force)

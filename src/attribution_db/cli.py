@@ -1,7 +1,7 @@
-"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|refresh|docs|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|verify|refresh|docs|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
-line on stderr and exit with status 1; nothing prints a traceback.
+line on stderr and exit with status 1 (``verify``: 2); nothing prints a traceback.
 """
 
 from __future__ import annotations
@@ -159,13 +159,35 @@ def cmd_manifest(args) -> int:
 def cmd_schema(args) -> int:
     from attribution_db import snapshot
 
+    schema_text, catalog_text = snapshot.fresh(server_url())
     if args.check:
-        snapshot.check(snapshot.dump_fresh(server_url()))
-        print(f"{snapshot.SNAPSHOT_NAME} is up to date")
+        snapshot.check(schema_text)
+        snapshot.check(catalog_text, snapshot.CATALOG)
+        print(f"{snapshot.SNAPSHOT_NAME} and {snapshot.CATALOG_NAME} are up to date")
     else:
-        changed = snapshot.write(snapshot.dump_fresh(server_url()))
-        print(f"{snapshot.SNAPSHOT_NAME} {'rewritten' if changed else 'unchanged'}")
+        for name, path, text in ((snapshot.SNAPSHOT_NAME, snapshot.SNAPSHOT, schema_text),
+                                 (snapshot.CATALOG_NAME, snapshot.CATALOG, catalog_text)):
+            print(f"{name} {'rewritten' if snapshot.write(text, path) else 'unchanged'}")
     return 0
+
+
+def cmd_verify(args) -> int:
+    from attribution_db import verify
+
+    if args.max_age is not None and args.max_age <= 0:
+        print("error: --max-age must be > 0 (seconds)", file=sys.stderr)
+        return 2
+    try:
+        url = dburl.from_env()
+        if not url:
+            cluster = Cluster.embedded()
+            if not cluster.running():
+                raise verify.CannotVerify("the local PostgreSQL is not running and DATABASE_URL is not set")
+            url = cluster.url()
+        return verify.run(url, as_json=args.json, max_age=args.max_age, owner=args.owner)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def server_url() -> str:
@@ -300,9 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = sub.add_parser("manifest", help="add new migration files to the checksum manifest")
     manifest.add_argument("--check", action="store_true", help="only check the recorded checksums")
     manifest.set_defaults(func=cmd_manifest)
-    schema = sub.add_parser("schema", help="write sql/schema.sql from a freshly migrated database")
-    schema.add_argument("--check", action="store_true", help="fail when sql/schema.sql is stale")
+    schema = sub.add_parser("schema", help="write sql/schema.sql and sql/catalog.json from a freshly migrated database")
+    schema.add_argument("--check", action="store_true", help="fail when sql/schema.sql or sql/catalog.json is stale")
     schema.set_defaults(func=cmd_schema)
+    verify = sub.add_parser("verify", help="check a live database against the migrations, read-only")
+    verify.add_argument("--json", action="store_true", help="one JSON document instead of lines")
+    verify.add_argument("--max-age", type=float, default=3600.0, metavar="SECONDS",
+                        help="report a materialized view refreshed longer ago than this (default 3600)")
+    verify.add_argument("--owner", help="the role expected to own every object (default: the owner of yoyo's table)")
+    verify.set_defaults(func=cmd_verify)
     docs = sub.add_parser(
         "docs", help="regenerate docs/data_dictionary.md and docs/erd.md from a freshly migrated database"
     )
