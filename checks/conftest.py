@@ -4,6 +4,10 @@ Without DATABASE_URL the session starts a throwaway cluster (temporary folder, f
 fsync off) and removes it at the end. With DATABASE_URL the checks run on that server, in
 databases they create and drop themselves (the role needs CREATEDB and CREATEROLE); the
 database named in the URL is only used to connect and is left untouched.
+
+``pgbouncer`` / ``pgbouncer_reset`` start a real PgBouncer in transaction mode in front of
+that server (checks/pooler.py, docs/pooling.md); without the pgbouncer executable the checks
+that use them are skipped, or fail when ATTRIBUTION_DB_REQUIRE_PGBOUNCER=1 (CI).
 """
 
 from __future__ import annotations

@@ -209,12 +209,14 @@ def _prepared_statement_roundtrip(client, via: str, world, **kw) -> list[str]:
     app = client(via, "app_ro", **kw)
     query = "SELECT tenant_id FROM attribution_events WHERE tenant_id = %s"
     errors = []
+    pids = []
 
     def run() -> None:
         try:
             with app.transaction():
                 set_tenant(app, tenant)
                 assert [r[0] for r in app.execute(query, [tenant])] == [tenant]
+                pids.append(backend(app))
         except psycopg.Error as exc:
             errors.append(exc.sqlstate)
 
@@ -222,7 +224,7 @@ def _prepared_statement_roundtrip(client, via: str, world, **kw) -> list[str]:
         run()
     holder = client(via, "app_ro")  # same login: PgBouncer pools per (database, user)
     holder.execute("BEGIN")
-    backend(holder)
+    assert backend(holder) == pids[-1], "PgBouncer reuses the last released server connection (server_round_robin = 0)"
     for _ in range(3):
         run()
     holder.execute("COMMIT")
