@@ -1,9 +1,14 @@
 """Fixtures: a real PostgreSQL for every check, migrated from zero by the user's command.
 
 Without DATABASE_URL the session starts a throwaway cluster (temporary folder, free port,
-fsync off, scram password in its folder, carried in the URLs) and removes it at the end. With DATABASE_URL the checks run on that server, in
+fsync off, scram password in its folder, carried in the URLs) and removes it at the end.
+With DATABASE_URL the checks run on that server, in
 databases they create and drop themselves (the role needs CREATEDB and CREATEROLE); the
 database named in the URL is only used to connect and is left untouched.
+
+``pgbouncer`` / ``pgbouncer_reset`` start a real PgBouncer in transaction mode in front of
+that server (checks/pooler.py, docs/pooling.md); without the pgbouncer executable the checks
+that use them are skipped, or fail when ATTRIBUTION_DB_REQUIRE_PGBOUNCER=1 (CI).
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 
 import psycopg
 import pytest
+from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from attribution_db import PROJECT_ROOT, dburl
 from attribution_db.cluster import Cluster, throwaway_cluster
+from checks.pooler import INSTALL_HINT, PgBouncer, find_pgbouncer, pgbouncer_version
 
 
 class Server:
@@ -112,3 +120,86 @@ def db(migrated_url):
         finally:
             conn.rollback()
 
+
+
+# -- PgBouncer in transaction mode (checks/pooler.py, docs/pooling.md) -------------------
+@dataclass
+class Login:
+    """A LOGIN role that is a member of an application group role, with its password."""
+
+    user: str
+    password: str
+    group: str
+
+
+@pytest.fixture(scope="session")
+def pooler_logins(server, migrated_url):
+    """LOGIN members of app_rw and app_ro (with passwords), dropped at session end.
+
+    Services log in as their own roles, members of the NOLOGIN groups app_rw / app_ro
+    (sql/policies/202511131118_create_app_roles.sql); ``migrated_url`` makes sure the
+    groups exist. Returns {group: Login}.
+    """
+    suffix = uuid.uuid4().hex[:8]
+    logins = {g: Login(f"pooler_{g}_{suffix}", uuid.uuid4().hex, g) for g in ("app_rw", "app_ro")}
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        for login in logins.values():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+                    sql.Identifier(login.user), sql.Literal(login.password), sql.Identifier(login.group)
+                )
+            )
+    yield logins
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        for login in logins.values():
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login.user)))
+
+
+def _auth_secrets(server, logins: dict[str, Login]) -> dict[str, str]:
+    """Login -> SCRAM verifier from pg_authid (what a production auth_file holds); the
+    plain password when the checks' role may not read pg_authid (PgBouncer accepts both)."""
+    secrets = {}
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        for login in logins.values():
+            try:
+                row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [login.user]).fetchone()
+            except psycopg.errors.InsufficientPrivilege:
+                row = None
+            secrets[login.user] = row[0] if row and row[0] else login.password
+    return secrets
+
+
+def _start_pgbouncer(server, logins, reset_always: bool):
+    executable = find_pgbouncer()
+    if not executable:
+        reason = f"pgbouncer not found: {INSTALL_HINT}"
+        if os.environ.get("ATTRIBUTION_DB_REQUIRE_PGBOUNCER") == "1":
+            pytest.fail(reason + " (ATTRIBUTION_DB_REQUIRE_PGBOUNCER=1: CI must run the pooler checks)")
+        pytest.skip(reason)
+    bouncer = PgBouncer(
+        executable=executable,
+        server_host=server.params.get("host", "127.0.0.1"),
+        server_port=server.params.get("port", "5432"),
+        secrets=_auth_secrets(server, logins),
+        reset_always=reset_always,
+    )
+    bouncer.start()
+    bouncer.version = pgbouncer_version(executable)
+    return bouncer
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(server, pooler_logins):
+    """PgBouncer, pool_mode = transaction, 2 server connections per pool, no reset."""
+    bouncer = _start_pgbouncer(server, pooler_logins, reset_always=False)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_reset(server, pooler_logins):
+    """The same, with server_reset_query_always = 1: DISCARD ALL after every transaction."""
+    bouncer = _start_pgbouncer(server, pooler_logins, reset_always=True)
+    yield bouncer
+    bouncer.stop()
