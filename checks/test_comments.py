@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from attribution_db.docs import uncommented_objects
+from checks.contract import TABLE_FACTS
 
 
 def test_every_object_has_a_comment(catalog):
@@ -60,3 +61,18 @@ def test_a_missing_comment_is_reported(db, ddl, expected):
 def test_a_role_without_a_comment_is_reported(db):
     db.execute("COMMENT ON ROLE app_ro IS NULL")  # rolled back with the transaction
     assert "role app_ro" in uncommented_objects(db)
+
+
+@pytest.mark.parametrize("table", list(TABLE_FACTS))
+def test_table_comment_states_the_documented_data_class(catalog, table):
+    """The table's COMMENT opens with the dictionary's Purpose and states its Data Class and
+    Ownership verbatim (the generated data dictionary prints them from there)."""
+    row = catalog.execute("SELECT obj_description(%s::regclass, 'pg_class')", [table]).fetchone()
+    comment = row[0] if row else None
+    assert comment, f"{table} has no table comment"
+    lines = comment.splitlines()
+    facts = TABLE_FACTS[table]
+    assert lines[0].rstrip(".") == facts["Purpose"], f"{table}: purpose {lines[0]!r}, the dictionary says {facts['Purpose']!r}"
+    for key in ("Data Class", "Ownership"):
+        stated = [line.split(": ", 1)[1] for line in lines if line.startswith(f"{key}: ")]
+        assert stated == [facts[key]], f"{table}: {key} {stated}, the dictionary says {facts[key]!r}"
