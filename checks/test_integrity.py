@@ -51,12 +51,19 @@ def test_added_foreign_keys_are_defined_as_listed(catalog, table):
 
 @pytest.mark.parametrize("table", ADDITIONS)
 def test_added_indexes_are_defined_as_listed(catalog, table):
+    pgtap.has_table(catalog, table)
     for name, index in additions.added(table).indexes.items():
         pgtap.has_index(catalog, table, name, index.columns, unique=index.unique, where=index.where)
 
 
 def test_added_constraints_are_validated(catalog):
     """Schema-wide: no constraint is left NOT VALID (each added NOT VALID is validated by a later migration)."""
+    added = [name for table in ADDITIONS for name in (*additions.added(table).foreign_keys,
+                                                       *additions.added(table).unique)]  # fmt: skip
+    present = {r[0] for r in catalog.execute(
+        "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace")}  # fmt: skip
+    assert set(added) <= present, f"added constraints missing: {sorted(set(added) - present)}"
+    assert LEDGER_CHECK in present, f"{LEDGER_CHECK} is missing"
     pending = catalog.execute(
         "SELECT conrelid::regclass::text, conname FROM pg_constraint "
         "WHERE connamespace = 'public'::regnamespace AND NOT convalidated ORDER BY 1, 2"

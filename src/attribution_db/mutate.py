@@ -174,7 +174,7 @@ def expand(kill: str, collected: set[str]) -> list[str]:
 
 def run_checks(copy: Path, url: str, node_ids: list[str], report: Path) -> tuple[dict[str, str], str]:
     """Run ``node_ids`` in ``copy``; the outcome (passed, failed, error, skipped) of each, and any trouble."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider",
            f"--junitxml={report}", *node_ids]  # fmt: skip
     try:
         proc = subprocess.run(cmd, cwd=copy, env=_env(copy, url), capture_output=True, text=True, timeout=TIMEOUT)
