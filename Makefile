@@ -26,7 +26,7 @@ SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-co
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback mark break-lock manifest schema verify refresh refresh-sidecar docs docs-check test check lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema verify refresh refresh-sidecar docs docs-check test check mutate lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ test: lint-sql check ## lint the SQL, then run every check on a throwaway server
 
 check: $(STAMP) ## run the checks only (pytest; ARGS=... passes options)
 	@$(BIN)/pytest $(ARGS)
+
+mutate: $(STAMP) ## break the schema with each mutation of checks/mutations/*.yaml; fail naming survivors (ONLY=id1,id2 JOBS=2)
+	@$(CLI) mutate $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS))
 
 lint-sql: $(STAMP) ## lint every migration with sqlfluff (style) and squawk (safety on a busy server)
 	@$(BIN)/sqlfluff lint --disable-progress-bar $(SQL_DIRS)

@@ -230,3 +230,38 @@ CURRENT_TENANT_VIEWS = {
 EXTRA_TABLES = {
     "read_model_refreshes": "bookkeeping of refresh_read_model(): last refresh and its duration",
 }
+
+#: Each table's Purpose, Data Class and Ownership as the dictionary states them; the table's
+#: COMMENT carries them (first line the purpose, then "Data Class: ..." and "Ownership: ...").
+TABLE_FACTS: dict[str, dict[str, str]] = {
+    "tenants": {
+        "Purpose": "Store tenant information for multi-tenant isolation",
+        "Data Class": "Non-PII",
+        "Ownership": "Backend service",
+    },
+    "attribution_events": {
+        "Purpose": "Store attribution events for revenue tracking and attribution calculations",
+        "Data Class": "Non-PII (PII stripped from raw_payload before persistence)",
+        "Ownership": "Attribution service",
+    },
+    "dead_events": {
+        "Purpose": "Dead-letter queue for invalid/unparseable webhook payloads",
+        "Data Class": "Non-PII (PII stripped from raw_payload before persistence)",
+        "Ownership": "Ingestion service",
+    },
+    "attribution_allocations": {
+        "Purpose": "Store attribution model allocations (channel credit assignments)",
+        "Data Class": "Non-PII",
+        "Ownership": "Attribution service",
+    },
+    "revenue_ledger": {
+        "Purpose": "Store verified revenue aggregates for reconciliation",
+        "Data Class": "Non-PII",
+        "Ownership": "Reconciliation service",
+    },
+    "reconciliation_runs": {
+        "Purpose": "Store reconciliation pipeline run status and metadata",
+        "Data Class": "Non-PII",
+        "Ownership": "Reconciliation service",
+    },
+}

@@ -11,9 +11,15 @@ from __future__ import annotations
 import pytest
 
 from attribution_db.docs import uncommented_objects
+from checks.contract import TABLE_FACTS
 
 
 def test_every_object_has_a_comment(catalog):
+    present = catalog.execute(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY(%s)",
+        [list(TABLE_FACTS)],
+    ).fetchone()[0]
+    assert present == len(TABLE_FACTS), f"only {present} of the {len(TABLE_FACTS)} tables exist: nothing to walk"
     missing = uncommented_objects(catalog)
     assert not missing, (
         f"{len(missing)} object(s) in schema public without a COMMENT (add one in a new "
@@ -60,3 +66,18 @@ def test_a_missing_comment_is_reported(db, ddl, expected):
 def test_a_role_without_a_comment_is_reported(db):
     db.execute("COMMENT ON ROLE app_ro IS NULL")  # rolled back with the transaction
     assert "role app_ro" in uncommented_objects(db)
+
+
+@pytest.mark.parametrize("table", list(TABLE_FACTS))
+def test_table_comment_states_the_documented_data_class(catalog, table):
+    """The table's COMMENT opens with the dictionary's Purpose and states its Data Class and
+    Ownership verbatim (the generated data dictionary prints them from there)."""
+    row = catalog.execute("SELECT obj_description(%s::regclass, 'pg_class')", [table]).fetchone()
+    comment = row[0] if row else None
+    assert comment, f"{table} has no table comment"
+    lines = comment.splitlines()
+    facts = TABLE_FACTS[table]
+    assert lines[0].rstrip(".") == facts["Purpose"], f"{table}: purpose {lines[0]!r}, the dictionary says {facts['Purpose']!r}"
+    for key in ("Data Class", "Ownership"):
+        stated = [line.split(": ", 1)[1] for line in lines if line.startswith(f"{key}: ")]
+        assert stated == [facts[key]], f"{table}: {key} {stated}, the dictionary says {facts[key]!r}"

@@ -42,7 +42,8 @@ def test_negative_revenue_is_rejected(db, tenant, table, column, constraint):
 @pytest.mark.parametrize(("table", "column", "constraint"), REVENUE_COLUMNS)
 def test_zero_revenue_is_accepted(db, tenant, table, column, constraint):
     values = {**rows.DEFAULTS[table](), **_row_for(db, table, tenant), column: 0}
-    lives_ok(db, rows.insert_sql(table, values), list(values.values()))
+    row_id = lives_ok(db, rows.insert_sql(table, values), list(values.values())).fetchone()[0]
+    results_eq(db, f"SELECT {column}, tenant_id FROM {table} WHERE id = %s", [row_id], [(0, tenant)])
 
 
 @pytest.mark.parametrize(("table", "column", "constraint"), REVENUE_COLUMNS)
@@ -58,7 +59,8 @@ def test_empty_or_blank_tenant_name_is_rejected(db, name):
 
 @pytest.mark.parametrize("name", ["a", " Acme ", "x" * 255])
 def test_valid_tenant_name_is_accepted(db, name):
-    lives_ok(db, "INSERT INTO tenants (name) VALUES (%s)", [name])
+    row_id = lives_ok(db, "INSERT INTO tenants (name) VALUES (%s) RETURNING id", [name]).fetchone()[0]
+    results_eq(db, "SELECT name FROM tenants WHERE id = %s", [row_id], [(name,)])  # stored as given, not trimmed
 
 
 def test_tenant_name_longer_than_255_is_rejected(db):
@@ -67,7 +69,8 @@ def test_tenant_name_longer_than_255_is_rejected(db):
 
 @pytest.mark.parametrize("state", ["idle", "running", "failed", "completed"])
 def test_known_reconciliation_state_is_accepted(db, tenant, state):
-    rows.insert(db, "reconciliation_runs", tenant_id=tenant, state=state)
+    run = rows.insert(db, "reconciliation_runs", tenant_id=tenant, state=state)
+    results_eq(db, "SELECT state, tenant_id FROM reconciliation_runs WHERE id = %s", [run], [(state, tenant)])
 
 
 @pytest.mark.parametrize("state", ["done", "IDLE", "", "pending"])
@@ -96,8 +99,11 @@ def test_duplicate_external_event_id_in_a_tenant_is_rejected(db, tenant):
 
 
 def test_same_external_event_id_in_another_tenant_is_accepted(db, tenant):
+    other = rows.tenant(db, "Other")
     rows.event(db, tenant, external_event_id="order-1")
-    rows.event(db, rows.tenant(db, "Other"), external_event_id="order-1")
+    rows.event(db, other, external_event_id="order-1")
+    results_eq(db, "SELECT tenant_id FROM attribution_events WHERE external_event_id = 'order-1' "
+               "AND tenant_id IN (%s, %s) ORDER BY tenant_id = %s", [tenant, other, other], [(tenant,), (other,)])  # fmt: skip
 
 
 def test_duplicate_correlation_id_without_external_id_is_rejected(db, tenant):
@@ -112,8 +118,11 @@ def test_duplicate_correlation_id_without_external_id_is_rejected(db, tenant):
 
 def test_same_correlation_id_in_another_tenant_is_accepted(db, tenant):
     corr = uuid.uuid4()
+    other = rows.tenant(db, "Other")
     rows.event(db, tenant, correlation_id=corr)
-    rows.event(db, rows.tenant(db, "Other"), correlation_id=corr)
+    rows.event(db, other, correlation_id=corr)
+    results_eq(db, "SELECT tenant_id FROM attribution_events WHERE correlation_id = %s ORDER BY tenant_id = %s",
+               [corr, other], [(tenant,), (other,)])  # fmt: skip
 
 
 def test_repeated_correlation_id_with_external_ids_is_accepted(db, tenant):
@@ -121,11 +130,14 @@ def test_repeated_correlation_id_with_external_ids_is_accepted(db, tenant):
     rows.event(db, tenant, correlation_id=corr, external_event_id="a")
     rows.event(db, tenant, correlation_id=corr, external_event_id="b")
     rows.event(db, tenant, correlation_id=corr)  # the fallback key only counts rows without an external id
+    results_eq(db, "SELECT external_event_id FROM attribution_events WHERE tenant_id = %s AND correlation_id = %s "
+               "ORDER BY external_event_id NULLS LAST", [tenant, corr], [("a",), ("b",), (None,)])  # fmt: skip
 
 
 def test_events_without_any_key_are_not_deduplicated(db, tenant):
-    rows.event(db, tenant)
-    rows.event(db, tenant)
+    first, second = rows.event(db, tenant), rows.event(db, tenant)
+    assert first != second
+    results_eq(db, "SELECT count(*) FROM attribution_events WHERE tenant_id = %s", [tenant], [(2,)])
 
 
 def test_on_conflict_do_nothing_on_external_event_id(db, tenant):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 
 from attribution_db import PROJECT_ROOT, docs
 from checks.conftest import run_cli
+from checks.contract import TABLE_FACTS, TABLES
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,84 @@ def test_committed_document_is_up_to_date(generated, name):
     assert path.read_text(encoding="utf-8") == generated[name], f"docs/{name} is stale: run make docs"
 
 
-def test_generation_is_deterministic(catalog, generated):
+def test_generation_is_deterministic(catalog, generated, make_database):
+    """Same text twice from one database, and from a second database migrated separately
+    (other oids, other creation order on the server): nothing but the schema shapes the text."""
     assert docs.generate(catalog) == generated
+    url = make_database("docs_again")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url, autocommit=True) as other:
+        assert docs.generate(other) == generated
+
+
+def _section(text: str, heading: str) -> str:
+    """The text under ``### heading`` up to the next third-level heading or rule."""
+    start = text.index(f"### {heading}\n")
+    end = min((i for i in (text.find("\n### ", start + 1), text.find("\n---", start + 1)) if i != -1), default=len(text))
+    return text[start:end]
+
+
+def _cell(value: str | None) -> str:
+    return "-" if value is None else value
+
+
+def test_generated_dictionary_states_what_the_catalog_says(catalog, generated):
+    """Facts read straight from pg_catalog (not through the generator's reader) are in the text:
+    every table with its RLS state, every column's type, nullability, default and comment,
+    every constraint with its definition, every index and policy by name."""
+    text = generated[docs.DICTIONARY]
+    tables = catalog.execute(
+        "SELECT c.oid, c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') "
+        "AND c.relname !~ '^_?yoyo' ORDER BY c.relname"
+    ).fetchall()
+    assert {name for _, name, _, _ in tables} >= set(TABLES), "the migrated database lacks contract tables"
+    for oid, name, rls, forced in tables:
+        section = _section(text, name)
+        expected_rls = "Enabled and forced" if rls and forced else "Enabled, not forced" if rls else "Disabled"
+        assert f"**RLS**: {expected_rls}" in section, f"{name}: RLS is {expected_rls} in the catalog"
+        for col, typ, not_null, default, comment in catalog.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", [oid]
+        ):  # fmt: skip
+            row = f"| {col} | {typ} | {'NOT NULL' if not_null else 'NULL'} | "
+            if comment and "|" not in comment and "\n" not in comment and "|" not in (default or ""):
+                row += f"{_cell(default)} | {comment} |"
+            assert row in section, f"{name}.{col}: expected a row starting {row!r}"
+        for con, definition in catalog.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s", [oid]
+        ):  # fmt: skip
+            assert f"`{con}` - `{definition}`" in section, f"{name}: constraint {con} {definition} not stated"
+        for (index,) in catalog.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s", [oid]):
+            assert f"`{index}`" in section, f"{name}: index {index} not listed"
+    for policy, table in catalog.execute("SELECT polname, polrelid::regclass::text FROM pg_policy"):
+        assert f"### {policy} on {table}" in text
+
+
+def test_generated_dictionary_carries_known_facts_of_the_contract(generated):
+    """Literal facts of the data dictionary, written here by hand, appear in the generated text."""
+    text = generated[docs.DICTIONARY]
+    tenants = _section(text, "tenants")
+    assert "| name | character varying(255) | NOT NULL | - | Tenant name. Human-readable tenant identification. |" in tenants
+    assert "`ck_tenants_name_not_empty`" in tenants
+    for table, facts in TABLE_FACTS.items():
+        section = _section(text, table)
+        assert f"**Purpose**: {facts['Purpose']}." in section, table
+        assert f"**Data Class**: {facts['Data Class']}" in section, table
+        assert f"**Ownership**: {facts['Ownership']}" in section, table
+
+
+def test_generated_erd_draws_every_tenant_foreign_key(catalog, generated):
+    erd = generated[docs.ERD]
+    children = [r[0] for r in catalog.execute(
+        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+        "AND confrelid = 'tenants'::regclass AND conkey = ARRAY[(SELECT attnum FROM pg_attribute "
+        "WHERE attrelid = conrelid AND attname = 'tenant_id')] ORDER BY 1")]  # fmt: skip
+    assert len(children) == len(TABLES) - 1, children
+    for child in children:
+        assert f'tenants ||..o{{ {child} : "tenant_id"' in erd, f"the ERD lacks tenants -> {child}"
 
 
 def test_header_comes_from_the_repository_not_the_clock(generated):

@@ -51,8 +51,47 @@ def test_added_foreign_keys_are_defined_as_listed(catalog, table):
 
 @pytest.mark.parametrize("table", ADDITIONS)
 def test_added_indexes_are_defined_as_listed(catalog, table):
+    pgtap.has_table(catalog, table)
     for name, index in additions.added(table).indexes.items():
         pgtap.has_index(catalog, table, name, index.columns, unique=index.unique, where=index.where)
+
+
+def test_added_constraints_are_validated(catalog):
+    """Schema-wide: no constraint is left NOT VALID (each added NOT VALID is validated by a later migration)."""
+    added = [name for table in ADDITIONS for name in (*additions.added(table).foreign_keys,
+                                                       *additions.added(table).unique)]  # fmt: skip
+    present = {r[0] for r in catalog.execute(
+        "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace")}  # fmt: skip
+    assert set(added) <= present, f"added constraints missing: {sorted(set(added) - present)}"
+    assert LEDGER_CHECK in present, f"{LEDGER_CHECK} is missing"
+    pending = catalog.execute(
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+        "WHERE connamespace = 'public'::regnamespace AND NOT convalidated ORDER BY 1, 2"
+    ).fetchall()
+    assert not pending, f"constraints left NOT VALID (old rows never checked): {pending}"
+
+
+def test_ledger_verified_check_is_defined_as_listed(catalog):
+    have = catalog.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'revenue_ledger'::regclass "
+        "AND conname = %s", [LEDGER_CHECK]).fetchone()  # fmt: skip
+    assert have == ("CHECK (((NOT is_verified) OR (verified_at IS NOT NULL)))",), have
+
+
+def test_trigger_when_clauses_call_only_immutable_non_strict_functions(catalog):
+    """A function in a trigger's WHEN clause decides whether the guard runs at all: it must be
+    IMMUTABLE (the same payload always gets the same answer, whatever the session) and not
+    STRICT (a NULL argument must reach the function, not silently skip the guard)."""
+    rows_ = catalog.execute(
+        "SELECT t.tgname, p.oid::regprocedure::text, p.provolatile, p.proisstrict "
+        "FROM pg_trigger t JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid "
+        "JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid "
+        "WHERE NOT t.tgisinternal AND t.tgqual IS NOT NULL AND p.oid <> t.tgfoid "
+        "AND t.tgrelid::regclass::text NOT LIKE 'pg\\_%%'"
+    ).fetchall()
+    assert rows_, "no trigger WHEN clause calls a function (the PII guard's trigger should)"
+    bad = [(trigger, fn, vol, strict) for trigger, fn, vol, strict in rows_ if vol != "i" or strict]
+    assert not bad, f"WHEN-clause functions that are not IMMUTABLE or are STRICT (trigger, function, provolatile, proisstrict): {bad}"
 
 
 @pytest.mark.parametrize("table", ADDITIONS)
@@ -371,6 +410,12 @@ def test_verified_ledger_row_has_verified_at(db, is_verified, verified_at, ok):
         lives_ok(db, query, params)
     else:
         throws_ok(db, query, params, CHECK_VIOLATION, LEDGER_CHECK)
+
+
+@pytest.mark.parametrize("cents", [0, 1, 1000, 2_147_483_647])
+def test_verified_without_verified_at_is_rejected_whatever_the_amount(db, cents):
+    query, params = _ledger(db, rows.tenant(db), None, is_verified=True, verified_at=None, revenue_cents=cents)
+    throws_ok(db, query, params, CHECK_VIOLATION, LEDGER_CHECK)
 
 
 def test_verifying_without_a_timestamp_is_rejected(db, two):

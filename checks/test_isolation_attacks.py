@@ -117,6 +117,32 @@ def test_update_moving_own_row_to_victim_is_refused(world, attacker, table):
     throws_ok(conn, query, [world["B"]["tenants"], world["A"][table]], INSUFFICIENT_PRIVILEGE, "row-level security")
 
 
+def _blind_insert_sql(table: str, values: dict) -> sql.Composed:
+    """INSERT without RETURNING: it needs no SELECT right, so only the policy's WITH CHECK judges it."""
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, values)),
+        sql.SQL(", ").join(sql.Placeholder() * len(values)),
+    )
+
+
+@scoped
+def test_blind_insert_with_victim_tenant_id_is_refused(world, attacker, table):
+    """Without RETURNING (or WHERE) the SELECT policy's USING is not applied to the new row:
+    only WITH CHECK stands between a writer and the victim's tenant."""
+    conn = attacker("app_rw")
+    values = rows.values_for(table, world["B"])
+    throws_ok(conn, _blind_insert_sql(table, values), list(values.values()), INSUFFICIENT_PRIVILEGE, "row-level security")
+
+
+@scoped
+def test_blind_update_moving_own_rows_to_victim_is_refused(world, attacker, table):
+    """An UPDATE without WHERE reads no column: only WITH CHECK judges the moved rows."""
+    conn = attacker("app_rw")
+    query = sql.SQL("UPDATE {} SET tenant_id = %s").format(sql.Identifier(table))
+    throws_ok(conn, query, [world["B"]["tenants"]], INSUFFICIENT_PRIVILEGE, "row-level security")
+
+
 @scoped
 def test_update_of_victim_rows_affects_nothing(world, attacker, connect, table):
     conn = attacker("app_rw")

@@ -8,6 +8,15 @@ from checks import pgtap
 from checks.contract import APP_ROLES, POLICY, POLICY_EXPR, TABLE_GRANTS, TABLES, TENANT_SCOPED
 
 
+def _granted_here(catalog, role: str) -> None:
+    """The role's state matters because the migrations granted it this database's tables (roles
+    are cluster-wide: without this, an unmigrated database on the same server would pass)."""
+    tables = catalog.execute(
+        "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s) "
+        "AND has_table_privilege(%s, c.oid, 'SELECT')", [list(TENANT_SCOPED), role]).fetchone()[0]  # fmt: skip
+    assert tables == len(TENANT_SCOPED), f"{role} can read {tables} of the {len(TENANT_SCOPED)} tenant-scoped tables here"
+
+
 @pytest.mark.parametrize("table", TENANT_SCOPED)
 def test_rls_enabled_and_forced_on_tenant_scoped_tables(catalog, table):
     pgtap.rls_enabled(catalog, table, forced=True)
@@ -53,6 +62,7 @@ def test_app_roles_have_nothing_on_tenants(catalog, role):
 
 @pytest.mark.parametrize("role", APP_ROLES)
 def test_app_role_attributes(catalog, role):
+    _granted_here(catalog, role)
     attrs = pgtap.has_role(catalog, role)
     assert attrs["login"] is False, f"{role} must be NOLOGIN"
     assert attrs["superuser"] is False, f"{role} must not be a superuser"
@@ -62,12 +72,16 @@ def test_app_role_attributes(catalog, role):
 
 @pytest.mark.parametrize("role", APP_ROLES)
 def test_app_roles_own_nothing(catalog, role):
+    _granted_here(catalog, role)
     pgtap.role_owns_nothing(catalog, role)
 
 
 @pytest.mark.parametrize("role", [*APP_ROLES, "PUBLIC"])
 def test_schema_privileges(catalog, role):
-    """Application roles (and PUBLIC) may use schema public but not create in it."""
+    """Application roles (and PUBLIC) may use schema public but not create in it (as the
+    migrated schema stands: its tables exist, so a CREATE here could shadow them)."""
+    for table in TABLES:
+        pgtap.has_table(catalog, table)
     if role == "PUBLIC":
         have = catalog.execute(
             "SELECT a.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) a "
@@ -80,6 +94,11 @@ def test_schema_privileges(catalog, role):
 
 def test_every_table_with_tenant_id_has_forced_rls(catalog):
     """Schema-wide rule: no table carrying tenant_id escapes forced row-level security."""
+    with_tenant = catalog.execute(
+        "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND a.attname = 'tenant_id'"
+    ).fetchone()[0]
+    assert with_tenant >= len(TENANT_SCOPED), f"only {with_tenant} tables carry tenant_id: nothing to check"
     loose = catalog.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
         "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') "
@@ -90,6 +109,10 @@ def test_every_table_with_tenant_id_has_forced_rls(catalog):
 
 def test_only_the_owner_has_truncate_references_trigger(catalog):
     """Schema-wide rule: no role but the owner holds TRUNCATE, REFERENCES or TRIGGER."""
+    granted = catalog.execute(
+        "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relacl IS NOT NULL"
+    ).fetchone()[0]
+    assert granted >= len(TABLES), f"only {granted} relations carry grants: nothing to check"
     grants = catalog.execute(
         "SELECT c.relname, a.grantee::regrole::text, a.privilege_type FROM pg_class c, "
         "aclexplode(c.relacl) a WHERE c.relnamespace = 'public'::regnamespace AND a.grantee <> c.relowner "

@@ -1,4 +1,4 @@
-"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|verify|refresh|docs|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|verify|refresh|docs|mutate|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
 line on stderr and exit with status 1 (``verify``: 2); nothing prints a traceback.
@@ -293,6 +293,13 @@ def cmd_psql(args) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_mutate(args) -> int:
+    from attribution_db import mutate
+
+    only = [i.strip() for i in (args.only or "").split(",") if i.strip()]
+    return mutate.run(only=only or None, jobs=args.jobs, out=lambda line: print(line, flush=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attribution-db", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -346,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", default="small", help="small, medium or large (default small)")
     bench.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
     bench.set_defaults(func=cmd_bench)
+    mutate = sub.add_parser("mutate", help="apply each schema mutation of checks/mutations/*.yaml and run its checks")
+    mutate.add_argument("--only", help="comma-separated mutation ids (default: every entry)")
+    mutate.add_argument("--jobs", type=int, default=2, help="mutants run at a time (default 2)")
+    mutate.set_defaults(func=cmd_mutate)
     psql = sub.add_parser("psql", help="open psql on the database in use")
     psql.set_defaults(func=cmd_psql)  # further arguments go to psql unchanged
     return parser

@@ -1,0 +1,88 @@
+"""The mutation catalog (checks/mutations/*.yaml) is well-formed, and the harness refuses bad entries.
+
+Needs no database: `make mutate` does the running; this keeps a catalog entry from rotting
+(a `find` that no longer occurs exactly once) between mutation runs.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from attribution_db import mutate
+
+
+def test_every_catalog_entry_is_well_formed():
+    entries = mutate.load_catalog()
+    assert len(entries) >= 27
+    broken = [f"{e.source}: {e.id}: {e.problem}" for e in entries if e.problem]
+    assert not broken, "\n".join(broken)
+
+
+def _catalog(tmp_path, body: str):
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "a.sql").write_text("CREATE TABLE t (x int);\nSELECT 1;\nSELECT 1;\n", encoding="utf-8")
+    (tmp_path / "checks" / "mutations").mkdir(parents=True)
+    (tmp_path / "checks" / "mutations" / "x.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
+    return {e.id: e.problem for e in mutate.load_catalog(tmp_path)}
+
+
+ENTRY = """\
+- id: {id}
+  file: {file}
+  find: "{find}"
+  replace: "x"
+  kills: [{kills}]
+  why: w
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, None),
+        ({"find": "no such text"}, "occurs 0 times"),
+        ({"find": "SELECT 1;"}, "occurs 2 times"),
+        ({"file": "sql/missing.sql"}, "does not exist"),
+        ({"kills": "checks/test_lifecycle.py::test_manifest_records_every_migration_file_unchanged"}, "staleness"),
+        ({"kills": "checks/test_docs.py::test_committed_document_is_up_to_date"}, "staleness"),
+        ({"kills": "checks/test_x.py"}, "node ids"),
+        ({"id": "Not_Kebab"}, "kebab"),
+    ],
+)
+def test_bad_entries_are_named(tmp_path, fields, expected):
+    values = {"id": "m", "file": "sql/a.sql", "find": "CREATE TABLE t", "kills": "checks/test_x.py::test_y", **fields}
+    problems = _catalog(tmp_path, ENTRY.format(**values))
+    (problem,) = problems.values()
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem and expected in problem, problem
+
+
+def test_duplicate_ids_and_missing_keys_are_named(tmp_path):
+    body = ENTRY.format(id="m", file="sql/a.sql", find="CREATE TABLE t", kills="checks/t.py::a") * 2
+    body += "- id: n\n  file: sql/a.sql\n"
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "a.sql").write_text("CREATE TABLE t (x int);\n", encoding="utf-8")
+    (tmp_path / "checks" / "mutations").mkdir(parents=True)
+    (tmp_path / "checks" / "mutations" / "x.yaml").write_text(body, encoding="utf-8")
+    problems = [e.problem for e in mutate.load_catalog(tmp_path)]
+    assert problems[0] is None
+    assert "id also used" in problems[1]
+    assert "missing find, replace, kills, why" in problems[2]
+
+
+def test_node_id_expansion_covers_parameters_only():
+    collected = {"c.py::t[a]", "c.py::t[b]", "c.py::t_other", "c.py::u"}
+    assert mutate.expand("c.py::t", collected) == ["c.py::t[a]", "c.py::t[b]"]
+    assert mutate.expand("c.py::u", collected) == ["c.py::u"]
+    assert mutate.expand("c.py::v", collected) == []
+
+
+def test_role_mutations_get_a_server_of_their_own():
+    entry = mutate.Entry("r", "sql/x.sql", "NOLOGIN", "LOGIN", ["a::b"], "w", "x.yaml")
+    assert not entry.own_server
+    entry.replace = "ALTER ROLE app_rw LOGIN"
+    assert entry.own_server
