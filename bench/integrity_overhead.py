@@ -21,7 +21,7 @@ import uuid
 
 import psycopg
 
-from attribution_db import cli, dburl
+from attribution_db import dburl, targets
 from attribution_db.migrate import Migrator
 
 # A Shopify-like order webhook without PII: ~40 keys, nested objects and arrays.
@@ -74,7 +74,7 @@ def timed(url: str, tenant, setup: list[str], measured: str, rows: int) -> float
 
 
 def main(rows: int, repeats: int) -> None:
-    server = cli.target()
+    server = targets.target()
     dbname = f"attribution_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{dbname}"')

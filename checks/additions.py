@@ -122,13 +122,6 @@ FUNCTIONS = {
     "pii_key_paths(jsonb,integer)": "text[]",
 }
 
-# The PII field names the guard rejects as object keys (issue 8), case-insensitively.
-PII_KEYS = (
-    "email", "email_address", "phone", "phone_number", "first_name", "last_name", "full_name",
-    "address", "street_address", "ip", "ip_address", "ssn", "social_security_number",
-)  # fmt: skip
-
-
 # 202611281500/1501: every timestamptz column an application role can write is finite
 # (CHECK isfinite, 23514 for 'infinity' and '-infinity'), per table, as ck_<table>_<column>_finite.
 FINITE_TIMESTAMPS: dict[str, tuple[str, ...]] = {

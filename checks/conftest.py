@@ -26,6 +26,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from attribution_db import PROJECT_ROOT, dburl
 from attribution_db.cluster import Cluster, throwaway_cluster
+from checks import rows
 from checks.pooler import INSTALL_HINT, PgBouncer, find_pgbouncer, pgbouncer_version
 
 
@@ -67,6 +68,15 @@ def run_cli(*args: str, url: str | None = None, check: bool = True, **kw) -> sub
     if check and proc.returncode != 0:
         raise AssertionError(f"attribution-db {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
     return proc
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 1, f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), f"not a one-line error:\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
 @pytest.fixture(scope="session")
@@ -219,3 +229,46 @@ def pgbouncer_reset(server, pooler_logins):
     bouncer = _start_pgbouncer(server, pooler_logins, reset_always=True)
     yield bouncer
     bouncer.stop()
+
+
+# -- two tenants with a row in every table, attacked as the application roles ----------------
+# Shared by the isolation, integrity and payload checks (a module may define its own world).
+
+
+@pytest.fixture(scope="module")
+def world(make_database):
+    """A migrated database holding tenants A and B, each with one row per table."""
+    url = make_database("isolation")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url) as conn:
+        a = rows.full_tenant(conn, "Tenant A")
+        b = rows.full_tenant(conn, "Tenant B")
+    return {"url": url, "A": a, "B": b}
+
+
+@pytest.fixture
+def connect(world):
+    """Open connections to the attacked database; every transaction is rolled back."""
+    opened = []
+
+    def open_() -> psycopg.Connection:
+        conn = psycopg.connect(world["url"])
+        opened.append(conn)
+        return conn
+
+    yield open_
+    for conn in opened:
+        conn.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def attacker(world, connect):
+    """factory(role) -> connection acting as ``role`` for tenant A."""
+
+    def make(role: str) -> psycopg.Connection:
+        conn = connect()
+        rows.begin_as(conn, role, world["A"]["tenants"])
+        return conn
+
+    return make

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 from psycopg import sql
 
 DEFAULTS = {
@@ -62,3 +63,9 @@ def full_tenant(conn, name: str) -> dict[str, uuid.UUID]:
     ids["reconciliation_runs"] = insert(conn, "reconciliation_runs", tenant_id=tid)
     ids["revenue_ledger"] = insert(conn, "revenue_ledger", tenant_id=tid)
     return ids
+
+
+def begin_as(conn: psycopg.Connection, role: str, tenant: uuid.UUID | str | None) -> None:
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    if tenant is not None:
+        conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(tenant)])

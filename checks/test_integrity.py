@@ -13,6 +13,7 @@ Behaviour checks run in transactions that are rolled back.
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 
 import psycopg
@@ -21,9 +22,8 @@ import pytest
 from attribution_db import CliError
 from attribution_db.migrate import Migrator
 from checks import additions, pgtap, rows
-from checks.additions import ADDITIONS, FUNCTIONS, PII_KEYS
+from checks.additions import ADDITIONS, FUNCTIONS
 from checks.pgtap import lives_ok, results_eq, throws_ok
-from checks.test_isolation_attacks import attacker, connect, world  # noqa: F401 (shared fixtures)
 
 CHECK_VIOLATION, FK_VIOLATION = "23514", "23503"
 ALLOCATION_FK = "fk_attribution_allocations_tenant_event"
@@ -78,10 +78,11 @@ def test_ledger_verified_check_is_defined_as_listed(catalog):
     assert have == ("CHECK (((NOT is_verified) OR (verified_at IS NOT NULL)))",), have
 
 
-def test_trigger_when_clauses_call_only_immutable_non_strict_functions(catalog):
+def test_trigger_when_clauses_call_only_non_volatile_non_strict_functions(catalog):
     """A function in a trigger's WHEN clause decides whether the guard runs at all: it must be
-    IMMUTABLE (the same payload always gets the same answer, whatever the session) and not
-    STRICT (a NULL argument must reach the function, not silently skip the guard)."""
+    IMMUTABLE or STABLE (the same payload gets the same answer; STABLE where the body needs it,
+    e.g. pg_column_size in raw_payload_within_limits), never VOLATILE, so the planner can inline
+    it, and not STRICT (a NULL argument must reach the function, not silently skip the guard)."""
     rows_ = catalog.execute(
         "SELECT t.tgname, p.oid::regprocedure::text, p.provolatile, p.proisstrict "
         "FROM pg_trigger t JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid "
@@ -90,8 +91,8 @@ def test_trigger_when_clauses_call_only_immutable_non_strict_functions(catalog):
         "AND t.tgrelid::regclass::text NOT LIKE 'pg\\_%%'"
     ).fetchall()
     assert rows_, "no trigger WHEN clause calls a function (the PII guard's trigger should)"
-    bad = [(trigger, fn, vol, strict) for trigger, fn, vol, strict in rows_ if vol != "i" or strict]
-    assert not bad, f"WHEN-clause functions that are not IMMUTABLE or are STRICT (trigger, function, provolatile, proisstrict): {bad}"
+    bad = [(trigger, fn, vol, strict) for trigger, fn, vol, strict in rows_ if vol not in ("i", "s") or strict]
+    assert not bad, f"WHEN-clause functions that are VOLATILE or STRICT (trigger, function, provolatile, proisstrict): {bad}"
 
 
 @pytest.mark.parametrize("table", ADDITIONS)
@@ -320,12 +321,36 @@ def _payload_insert(table, tenant, payload):
     return rows.insert_sql(table, values), list(values.values())
 
 
+def pii_keys(conn) -> list[str]:
+    """The key list, read from its one source: pii_keys() in the database."""
+    return conn.execute("SELECT pii_keys()").fetchone()[0]
+
+
 def test_pii_keys_is_the_one_list(catalog):
-    results_eq(catalog, "SELECT pii_keys()", [], [(list(PII_KEYS),)])
+    """pii_keys() holds distinct, lower-case, NFKC-normal keys (email among them), and no other
+    function of the schema spells one of them: the list is kept in exactly one place."""
+    keys = pii_keys(catalog)
+    assert "email" in keys and len(set(keys)) == len(keys), keys
+    assert all(k == k.lower() == unicodedata.normalize("NFKC", k) for k in keys), keys
+    spelled = catalog.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.proname <> 'pii_keys' "
+        "AND EXISTS (SELECT FROM unnest(%s::text[]) AS k WHERE strpos(p.prosrc, quote_literal(k)) > 0)",
+        [keys],
+    ).fetchall()
+    assert not spelled, f"functions repeating a key of pii_keys(): {spelled}"
+
+
+@pytest.mark.parametrize("table", GUARDED)
+def test_every_listed_key_is_rejected(db, table):
+    """Each key of pii_keys(), as written there, fails the insert naming its path."""
+    tenant = rows.tenant(db)
+    for key in pii_keys(db):
+        throws_ok(db, *_payload_insert(table, tenant, {key: SECRET}), CHECK_VIOLATION,
+                  f"{table}.raw_payload holds PII key(s) at $.{key}")  # fmt: skip
 
 
 REJECTED = [
-    *[({key: SECRET}, f"$.{key}") for key in PII_KEYS],
     ({"Email": SECRET}, "$.Email"),
     ({"PHONE_NUMBER": SECRET}, "$.PHONE_NUMBER"),
     ({"IP": SECRET}, "$.IP"),
@@ -385,7 +410,7 @@ def test_update_of_raw_payload_with_pii_is_rejected(db, table):
 
 def test_fast_test_and_path_walk_agree(catalog):
     """has_pii_key (run on every write) and pii_key_paths (run to word the error) find the same."""
-    for payload, _ in REJECTED:
+    for payload in [p for p, _ in REJECTED] + [{key: SECRET} for key in pii_keys(catalog)]:
         results_eq(catalog, "SELECT has_pii_key(%s), cardinality(pii_key_paths(%s)) > 0",
                    [json.dumps(payload)] * 2, [(True, True)])  # fmt: skip
     for payload in ACCEPTED:

@@ -14,58 +14,13 @@ import pytest
 from psycopg import sql
 
 from checks import rows
-from checks.conftest import run_cli
+from checks.rows import begin_as
 from checks.contract import APP_ROLES, TENANT_SCOPED
 from checks.pgtap import table_privs_are, throws_ok
 
 INSUFFICIENT_PRIVILEGE = "42501"
 # What a read without a usable tenant may do: fail with one of these, or return nothing.
 NO_TENANT_ERRORS = {"42704", "22P02"}  # unrecognized setting; '' or garbage is no uuid
-
-
-@pytest.fixture(scope="module")
-def world(make_database):
-    """A migrated database holding tenants A and B, each with one row per table."""
-    url = make_database("isolation")
-    run_cli("migrate", url=url)
-    with psycopg.connect(url) as conn:
-        a = rows.full_tenant(conn, "Tenant A")
-        b = rows.full_tenant(conn, "Tenant B")
-    return {"url": url, "A": a, "B": b}
-
-
-def begin_as(conn: psycopg.Connection, role: str, tenant: uuid.UUID | str | None) -> None:
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    if tenant is not None:
-        conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(tenant)])
-
-
-@pytest.fixture
-def connect(world):
-    """Open connections to the attacked database; every transaction is rolled back."""
-    opened = []
-
-    def open_() -> psycopg.Connection:
-        conn = psycopg.connect(world["url"])
-        opened.append(conn)
-        return conn
-
-    yield open_
-    for conn in opened:
-        conn.rollback()
-        conn.close()
-
-
-@pytest.fixture
-def attacker(world, connect):
-    """factory(role) -> connection acting as ``role`` for tenant A."""
-
-    def make(role: str) -> psycopg.Connection:
-        conn = connect()
-        begin_as(conn, role, world["A"]["tenants"])
-        return conn
-
-    return make
 
 
 def tenant_ids(conn, table: str) -> list:

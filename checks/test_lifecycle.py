@@ -19,9 +19,8 @@ from psycopg import sql
 from attribution_db import PROJECT_ROOT, CliError, dburl, history, snapshot
 from attribution_db import migrate as migrate_module
 from attribution_db.migrate import Migrator, _RunLock
-from checks.conftest import run_cli
+from checks.conftest import assert_one_line_error, run_cli
 from checks.fingerprint import diff, fingerprint, objects
-from checks.test_tooling import assert_one_line_error
 
 MIGRATION_IDS = [m.id for m in migrate_module.load()]
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from checks import rows
 from checks.pgtap import lives_ok, results_eq, throws_ok
-from checks.test_isolation_attacks import begin_as, connect, world  # noqa: F401 (shared fixtures)
+from checks.rows import begin_as
 
 CHECK_VIOLATION, STACK_DEPTH = "23514", "54001"
 GUARDED = ("attribution_events", "dead_events")

@@ -15,15 +15,12 @@ leaves behind is then on every server connection the next clients can get.
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from attribution_db import PROJECT_ROOT
 from checks import rows
 from checks.conftest import run_cli
 from checks.contract import TENANT_SCOPED
@@ -32,21 +29,9 @@ from checks.pooler import POOL_SIZE
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_TEXT_REPRESENTATION = "22P02"
 
-# Temporary objects: TEMP on the database is revoked from PUBLIC by a policy migration
-# (sql/policies/*_revoke_temporary_*.sql). Until it is there the temp-object attacks
-# succeed, and their checks are expected failures (strict: they must start passing the
-# day it lands). ATTRIBUTION_DB_CHECK_REVOKE_TEMP=1 runs the same REVOKE by hand on the
-# checks' database, to validate the checks before the migration exists.
-TEMP_REVOKE_MIGRATIONS = [
-    p for p in sorted(Path(PROJECT_ROOT, "sql").glob("*/*revoke_temporary*.sql")) if not p.name.endswith(".rollback.sql")
-]
-REVOKE_TEMP_BY_HAND = os.environ.get("ATTRIBUTION_DB_CHECK_REVOKE_TEMP") == "1"
-TEMP_REVOKED = bool(TEMP_REVOKE_MIGRATIONS) or REVOKE_TEMP_BY_HAND
-temp_attack_open = pytest.mark.xfail(
-    not TEMP_REVOKED,
-    reason="TEMP on the database is still granted to PUBLIC (migration *_revoke_temporary_* not merged yet)",
-    strict=True,
-)
+# Temporary objects: TEMP on the database is revoked from PUBLIC by
+# sql/policies/202611281400_revoke_temporary_from_public.sql, so the temp-object attacks below
+# must fail (mutation temp-revoke-removed makes them succeed).
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +42,6 @@ def world(make_database):
     with psycopg.connect(url) as conn:
         a = rows.full_tenant(conn, "Tenant A")
         b = rows.full_tenant(conn, "Tenant B")
-        if REVOKE_TEMP_BY_HAND:
-            dbname = conn.execute("SELECT current_database()").fetchone()[0]
-            conn.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
     return {"url": url, "dbname": conninfo.conninfo_to_dict(url)["dbname"], "A": a, "B": b}
 
 
@@ -249,8 +231,8 @@ def test_prepare_threshold_none_works_through_transaction_pooling(world, client,
 # -- temporary objects left on a server connection (issue 15) -------------------------------
 FORGED = "forged-by-tenant-a"
 TEMP_VIAS = [
-    pytest.param("pgbouncer", marks=temp_attack_open),
-    pytest.param("direct", marks=temp_attack_open),
+    "pgbouncer",
+    "direct",
     "pgbouncer_reset",  # DISCARD ALL after every transaction drops temporary objects anyway
 ]
 
@@ -348,7 +330,7 @@ def test_temp_domain_cannot_shadow_jsonb(world, client, via):
         y.execute("ROLLBACK")
 
 
-@pytest.mark.parametrize("via", [pytest.param("pgbouncer", marks=temp_attack_open), pytest.param("direct", marks=temp_attack_open)])
+@pytest.mark.parametrize("via", ["pgbouncer", "direct"])
 def test_application_roles_cannot_create_temporary_objects(world, client, via):
     """The root of both attacks: an application login must get 42501 on CREATE TEMP."""
     conn = client(via)

@@ -20,10 +20,9 @@ from psycopg import sql
 from attribution_db import PROJECT_ROOT, dburl
 from attribution_db.cluster import throwaway_cluster
 from attribution_db.migrate import LOCK_TABLE
-from checks.conftest import run_cli
+from checks.conftest import assert_one_line_error, run_cli
 from checks.contract import APP_ROLES
 from checks.pgtap import lives_ok, throws_ok
-from checks.test_tooling import assert_one_line_error
 
 DENIED = "42501"
 #: The large-object functions 202611281401 revokes from PUBLIC.

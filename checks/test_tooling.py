@@ -13,17 +13,8 @@ import pytest
 from attribution_db import PROJECT_ROOT, cli
 from attribution_db import migrate as migrate_module
 from attribution_db.cluster import free_port
-from checks.conftest import run_cli
+from checks.conftest import assert_one_line_error, run_cli
 from checks.fingerprint import diff, fingerprint
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert proc.returncode == 1, f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"not a one-line error:\n{proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
 @pytest.mark.parametrize(

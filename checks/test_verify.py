@@ -236,8 +236,8 @@ TAMPERING = {
         r"^health: materialized view public\.mv_realtime_revenue: not populated",
     ),
     "stale-view": (
-        ["INSERT INTO read_model_refreshes (view_name, last_refreshed_at, last_duration_ms, last_mode) "
-         "VALUES ('mv_reconciliation_status', now() - interval '2 hours', 1, 'plain')"],
+        ["UPDATE read_model_refreshes SET last_refreshed_at = now() - interval '2 hours', "
+         "last_duration_ms = 1, last_mode = 'plain' WHERE view_name = 'mv_reconciliation_status'"],
         r"^health: materialized view public\.mv_reconciliation_status: last refreshed \d+ s ago, older than the bound 3600 s$",
     ),
     "database-temp-to-public": (

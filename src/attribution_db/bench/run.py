@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from attribution_db import PROJECT_ROOT, CliError, dburl
 from attribution_db.bench import paths as qp
 from attribution_db.bench.seed import SCALES, SPAN, Scale, count_rows, seed
-from attribution_db.cli import target
+from attribution_db.targets import target
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CLIENTS = (1, 2)
