@@ -69,6 +69,9 @@ class Entry:
     why: str
     source: str
     problem: str | None = None
+    # False (``server: none`` in the catalog): the listed checks start the project's own
+    # throwaway clusters (checks of the local-cluster code), so they run without DATABASE_URL.
+    harness_server: bool = True
 
     @property
     def own_server(self) -> bool:
@@ -110,6 +113,7 @@ def load_catalog(root: Path = PROJECT_ROOT) -> list[Entry]:
                 kills=[str(k) for k in raw.get("kills") or []] if isinstance(raw.get("kills"), list) else [],
                 why=str(raw.get("why") or ""),
                 source=source,
+                harness_server=raw.get("server") != "none",
             )
             entry.problem = _problem(root, raw, entry, seen)
             seen.setdefault(entry.id, source)
@@ -127,6 +131,8 @@ def _problem(root: Path, raw: dict, entry: Entry, seen: dict[str, str]) -> str |
         return "id must be short-kebab-case"
     if not isinstance(raw.get("kills"), list) or not all(isinstance(k, str) and "::" in k for k in raw["kills"]):
         return "kills must be a list of pytest node ids (checks/test_x.py::test_y)"
+    if raw.get("server") not in (None, "none"):
+        return "server must be absent or none"
     if entry.find == entry.replace:
         return "replace equals find: nothing is mutated"
     stale = [k for k in entry.kills if any(p.search(k) for p in STALENESS_CHECKS)]
@@ -173,7 +179,7 @@ def expand(kill: str, collected: set[str]) -> list[str]:
     return sorted(n for n in collected if n == kill or n.startswith(kill + "["))
 
 
-def run_checks(copy: Path, url: str, node_ids: list[str], report: Path) -> tuple[dict[str, str], str]:
+def run_checks(copy: Path, url: str | None, node_ids: list[str], report: Path) -> tuple[dict[str, str], str]:
     """Run ``node_ids`` in ``copy``; the outcome (passed, failed, error, skipped) of each, and any trouble."""
     cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider",
            f"--junitxml={report}", *node_ids]  # fmt: skip
@@ -218,7 +224,9 @@ def mutate_one(entry: Entry, pristine: Path, workdir: Path, url: str, collected:
         text = target.read_text(encoding="utf-8")
         target.write_text(text.replace(entry.find, entry.replace, 1), encoding="utf-8")
         nodes = sorted({n for k in entry.kills for n in expand(k, collected)})
-        with server(own=entry.own_server) if entry.own_server else contextlib.nullcontext(url) as mutant_url:
+        if not entry.harness_server:
+            url = None
+        with server(own=True) if entry.own_server and url else contextlib.nullcontext(url) as mutant_url:
             outcomes, trouble = run_checks(copy, mutant_url, nodes, workdir / f"{entry.id}.xml")
     finally:
         shutil.rmtree(copy, ignore_errors=True)
@@ -266,8 +274,16 @@ def run(only: list[str] | None = None, jobs: int = 2, out=print) -> int:
             baseline_nodes = sorted({n for e in todo if not e.problem for k in e.kills for n in expand(k, collected)})
             if baseline_nodes:
                 t0 = time.monotonic()
-                base, trouble = run_checks(pristine, url, baseline_nodes, workdir / "baseline.xml")
-                bad = {n: base.get(n, "did not run") for n in baseline_nodes if base.get(n) != "passed"}
+                base, trouble, bad = {}, "", {}
+                for harness_server in (True, False):
+                    nodes = sorted({n for e in todo if not e.problem and e.harness_server == harness_server
+                                    for k in e.kills for n in expand(k, collected)})  # fmt: skip
+                    if nodes:
+                        got, why = run_checks(pristine, url if harness_server else None, nodes,
+                                              workdir / f"baseline-{harness_server}.xml")  # fmt: skip
+                        base.update(got)
+                        trouble = trouble or why
+                        bad.update({n: got.get(n, "did not run") for n in nodes if got.get(n) != "passed"})
                 out(f"  baseline: {len(baseline_nodes)} listed check(s) on the unmutated copy, "
                     f"{len(bad)} not passing ({time.monotonic() - t0:.0f} s){' ' + trouble if trouble else ''}")  # fmt: skip
                 for e in todo:
