@@ -54,6 +54,18 @@ class Server:
         )
 
 
+#: The superuser bootstrap of the cluster-wide group roles (docs/changing-the-schema.md);
+#: a dump does not carry roles, and least-privilege owners cannot create them.
+BOOTSTRAP_ROLES = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_rw') THEN CREATE ROLE app_rw NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_ro') THEN CREATE ROLE app_ro NOLOGIN; END IF;
+END
+$$
+"""
+
+
 def run_cli(*args: str, url: str | None = None, check: bool = True, **kw) -> subprocess.CompletedProcess:
     """Run ``attribution-db`` as a user would (a separate process)."""
     env = dict(os.environ)

@@ -19,7 +19,7 @@ from psycopg import sql
 from attribution_db import PROJECT_ROOT, CliError, dburl, history, snapshot
 from attribution_db import migrate as migrate_module
 from attribution_db.migrate import Migrator, _RunLock
-from checks.conftest import assert_one_line_error, run_cli
+from checks.conftest import BOOTSTRAP_ROLES, assert_one_line_error, run_cli
 from checks.fingerprint import diff, fingerprint, objects
 
 MIGRATION_IDS = [m.id for m in migrate_module.load()]
@@ -279,14 +279,6 @@ def test_squawk_fails_a_migration_without_timeouts(tmp_path):
 # -- 6. least privilege --------------------------------------------------------------------
 
 
-BOOTSTRAP_ROLES = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_rw') THEN CREATE ROLE app_rw NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_ro') THEN CREATE ROLE app_ro NOLOGIN; END IF;
-END
-$$
-"""
 
 
 def test_migrating_as_a_non_superuser_database_owner(server):

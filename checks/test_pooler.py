@@ -22,7 +22,6 @@ import pytest
 from psycopg import conninfo, sql
 
 from checks import rows
-from checks.conftest import run_cli
 from checks.contract import TENANT_SCOPED
 from checks.pooler import POOL_SIZE
 
@@ -34,15 +33,9 @@ INVALID_TEXT_REPRESENTATION = "22P02"
 # must fail (mutation temp-revoke-removed makes them succeed).
 
 
-@pytest.fixture(scope="module")
-def world(make_database):
-    """A migrated database holding tenants A and B, each with one row per table."""
-    url = make_database("pooler")
-    run_cli("migrate", url=url)
-    with psycopg.connect(url) as conn:
-        a = rows.full_tenant(conn, "Tenant A")
-        b = rows.full_tenant(conn, "Tenant B")
-    return {"url": url, "dbname": conninfo.conninfo_to_dict(url)["dbname"], "A": a, "B": b}
+def dbname_of(world) -> str:
+    """The database of the shared two-tenant world (conftest.py), as PgBouncer names it."""
+    return conninfo.conninfo_to_dict(world["url"])["dbname"]
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def client(request, world, pooler_logins):
             url = conninfo.make_conninfo(world["url"], user=login.user, password=login.password)
         else:
             poolers[via] = request.getfixturevalue(via)
-            url = poolers[via].url(world["dbname"], login.user, login.password)
+            url = poolers[via].url(dbname_of(world), login.user, login.password)
         kw.setdefault("prepare_threshold", None)
         conn = psycopg.connect(url, autocommit=True, **kw)
         opened.append(conn)
@@ -72,8 +65,8 @@ def client(request, world, pooler_logins):
         conn.close()
     for bouncer in poolers.values():
         with psycopg.connect(bouncer.admin_url(), autocommit=True, cursor_factory=psycopg.ClientCursor) as admin:
-            admin.execute(sql.SQL("KILL {}").format(sql.Identifier(world["dbname"])))
-            admin.execute(sql.SQL("RESUME {}").format(sql.Identifier(world["dbname"])))
+            admin.execute(sql.SQL("KILL {}").format(sql.Identifier(dbname_of(world))))
+            admin.execute(sql.SQL("RESUME {}").format(sql.Identifier(dbname_of(world))))
 
 
 def set_tenant(conn: psycopg.Connection, tenant) -> None:
@@ -178,7 +171,7 @@ def test_startup_options_are_refused(world, pooler_logins, pgbouncer):
     """A tenant cannot be pinned per connection through the startup packet: PgBouncer
     refuses the `options` parameter (it is not in ignore_startup_parameters)."""
     login = pooler_logins["app_ro"]
-    url = pgbouncer.url(world["dbname"], login.user, login.password)
+    url = pgbouncer.url(dbname_of(world), login.user, login.password)
     with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
         psycopg.connect(url, options=f"-c app.current_tenant_id={world['A']['tenants']}").close()
 

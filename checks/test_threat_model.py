@@ -22,19 +22,10 @@ from psycopg import sql
 from attribution_db import dburl
 from attribution_db.cluster import find_bindir
 from checks import rows
-from checks.conftest import run_cli
+from checks.conftest import BOOTSTRAP_ROLES, run_cli
 from checks.contract import APP_ROLES
 
 VICTIM_TIMEOUTS = 3  # dead events of tenant B with error_code 'timeout'
-#: The README's bootstrap of the cluster-wide group roles (a dump does not carry roles).
-GROUP_ROLES = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_rw') THEN CREATE ROLE app_rw NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_ro') THEN CREATE ROLE app_ro NOLOGIN; END IF;
-END
-$$
-"""
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +157,7 @@ def test_dump_and_restore_need_an_owner_that_bypasses_rls(server, tmp_path):
             return conn.execute("SELECT relname, relispopulated FROM pg_class WHERE relkind = 'm' ORDER BY 1").fetchall()
 
     with psycopg.connect(server.url, autocommit=True) as su:
-        su.execute(GROUP_ROLES)
+        su.execute(BOOTSTRAP_ROLES)
         su.execute(sql.SQL("CREATE ROLE {} LOGIN BYPASSRLS PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
         try:
             for db in (source, target_bound, target_ok):
