@@ -17,7 +17,7 @@ import psycopg
 from attribution_db import dburl
 from attribution_db.cluster import Cluster
 from checks import rows
-from checks.test_isolation_attacks import begin_as
+from checks.rows import begin_as
 from checks.test_payload_guard import ATTACKS, attack
 
 
