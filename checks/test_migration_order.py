@@ -7,8 +7,8 @@ stay as they are: landed files never change. Every later migration must run afte
 migration with a smaller id, so that sorting the ids of the migration folders gives the
 apply order. `make status` lists migrations in the real apply order.
 
-Mutation killed (new-migration-without-its-ordering-depends): a new migration in sql/migrations/ without the `-- depends:` that orders
-it after the sql/views/ migrations.
+Mutation killed (new-migration-without-its-ordering-depends): a new migration in
+sql/migrations/ without the `-- depends:` that orders it after the sql/policies/ ones.
 """
 
 from __future__ import annotations
