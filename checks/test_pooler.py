@@ -237,17 +237,21 @@ def _plant(client, via: str, world, statements: list[tuple[str, list]]) -> list[
     SQLSTATEs of refused statements (one per connection)."""
     planters = [client(via) for _ in range(POOL_SIZE if via != "direct" else 1)]
     hold_every_server_connection(planters)
-    refused = []
-    for conn in planters:
-        set_tenant(conn, world["A"]["tenants"])
-        try:
-            for statement, params in statements:
-                conn.execute(statement, params)
-            conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            refused.append(exc.sqlstate)
-            conn.execute("ROLLBACK")
-    return refused
+    return [state for conn in planters if (state := _commit_as_tenant_a(conn, world, statements))]
+
+
+def _commit_as_tenant_a(conn, world, statements: list[tuple[str, list]]) -> str | None:
+    """In the open transaction of ``conn``: tenant A, ``statements``, COMMIT. The SQLSTATE
+    that refused them (the transaction is then rolled back), or None."""
+    set_tenant(conn, world["A"]["tenants"])
+    try:
+        for statement, params in statements:
+            conn.execute(statement, params)
+        conn.execute("COMMIT")
+    except psycopg.Error as exc:
+        conn.execute("ROLLBACK")
+        return exc.sqlstate
+    return None
 
 
 def _victims(client, via: str) -> list[psycopg.Connection]:
@@ -262,17 +266,9 @@ def _x_then_y(client, via: str, world, statements) -> tuple[list[str], list[psyc
         # Directly, X and Y share one session, as after an application-side pool hands it on.
         conn = client("direct")
         conn.execute("BEGIN")
-        set_tenant(conn, world["A"]["tenants"])
-        refused = []
-        try:
-            for statement, params in statements:
-                conn.execute(statement, params)
-            conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            refused.append(exc.sqlstate)
-            conn.execute("ROLLBACK")
+        state = _commit_as_tenant_a(conn, world, statements)
         conn.execute("BEGIN")
-        return refused, [conn]
+        return [state] if state else [], [conn]
     refused = _plant(client, via, world, statements)
     return refused, _victims(client, via)
 
