@@ -18,7 +18,7 @@ from attribution_db import dburl
 from attribution_db.cluster import Cluster
 from checks import rows
 from checks.rows import begin_as
-from checks.test_payload_guard import ATTACKS, attack
+from checks.test_payload_guard import ATTACKS, attack, vmhwm_kb
 
 
 def typical(n: int) -> str:
@@ -28,6 +28,18 @@ def typical(n: int) -> str:
               "tax_lines": [{"rate": 0.19, "title": "MwSt", "price": "2.07"}]} for i in range(6)]
     return json.dumps({"id": 5678901234 + n, "currency": "EUR", "total_price": "129.90",
                        "note_attributes": [{"name": "utm_source", "value": "google"}], "line_items": items})
+
+
+def parse_alone(url: str, payload: str) -> tuple[float, int | None]:
+    """What PostgreSQL's jsonb input costs before any trigger: time and backend VmHWM."""
+    with psycopg.connect(url) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        started = time.perf_counter()
+        try:
+            conn.execute("SELECT %s::jsonb IS NULL", [payload])
+        except psycopg.Error:
+            pass  # the 100,000-deep value: the parser's own 54001
+        return time.perf_counter() - started, vmhwm_kb(pid)
 
 
 def main() -> None:
@@ -40,9 +52,12 @@ def main() -> None:
     print(f"schema: {'with' if guard else 'without'} the 202611281300 limits")
     if guard:
         for case, (build, _, _) in ATTACKS.items():
-            o = attack(url, tenant, "attribution_events", build())
+            payload = build()
+            o = attack(url, tenant, "attribution_events", payload)
+            seconds, vmhwm = parse_alone(url, payload)
             print(f"{case:28} {o['sqlstate']} {o['seconds'] * 1000:8.1f} ms  VmHWM {o['vmhwm_kb'] / 1024:6.1f} MB"
-                  f"  message {len(o['message'])} chars")
+                  f"  message {len(o['message'])} chars;  parsing alone {seconds * 1000:6.1f} ms,"
+                  f" VmHWM {vmhwm / 1024:6.1f} MB  ({len(payload) / 1024:.0f} KiB of JSON text)")
     payloads = [typical(i) for i in range(count)]
     print(f"typical payload: {len(payloads[0])} bytes of JSON text")
     single = "INSERT INTO attribution_events (tenant_id, occurred_at, raw_payload) VALUES (%s, now(), %s)"
