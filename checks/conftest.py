@@ -14,8 +14,6 @@ that use them are skipped, or fail when ATTRIBUTION_DB_REQUIRE_PGBOUNCER=1 (CI).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from attribution_db import PROJECT_ROOT, dburl
 from attribution_db.cluster import Cluster, throwaway_cluster
 from checks import rows
+from checks.cli import run_cli
 from checks.pooler import INSTALL_HINT, PgBouncer, find_pgbouncer, pgbouncer_version
 
 
@@ -52,43 +51,6 @@ class Server:
             template_dbname=template,
             maintenance_dbname=p["dbname"],
         )
-
-
-#: The superuser bootstrap of the cluster-wide group roles (docs/changing-the-schema.md);
-#: a dump does not carry roles, and least-privilege owners cannot create them.
-BOOTSTRAP_ROLES = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_rw') THEN CREATE ROLE app_rw NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_ro') THEN CREATE ROLE app_ro NOLOGIN; END IF;
-END
-$$
-"""
-
-
-def run_cli(*args: str, url: str | None = None, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    """Run ``attribution-db`` as a user would (a separate process)."""
-    env = dict(os.environ)
-    env.pop("DATABASE_URL", None)
-    if url:
-        env["DATABASE_URL"] = url
-    env.update(kw.pop("env", {}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "attribution_db", *args],
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, **kw,
-    )  # fmt: skip
-    if check and proc.returncode != 0:
-        raise AssertionError(f"attribution-db {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
-    return proc
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert proc.returncode == 1, f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"not a one-line error:\n{proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
 @pytest.fixture(scope="session")

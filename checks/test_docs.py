@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from attribution_db import PROJECT_ROOT, docs
-from checks.conftest import run_cli
+from checks.cli import run_cli
 from checks.contract import TABLE_FACTS, TABLES
 
 

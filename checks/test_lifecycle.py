@@ -19,7 +19,7 @@ from psycopg import sql
 from attribution_db import PROJECT_ROOT, CliError, dburl, history, snapshot
 from attribution_db import migrate as migrate_module
 from attribution_db.migrate import Migrator, _RunLock
-from checks.conftest import BOOTSTRAP_ROLES, assert_one_line_error, run_cli
+from checks.cli import BOOTSTRAP_ROLES, assert_one_line_error, run_cli
 from checks.fingerprint import diff, fingerprint, objects
 
 MIGRATION_IDS = [m.id for m in migrate_module.load()]

@@ -31,7 +31,7 @@ from attribution_db.cluster import (
     server_user,
     throwaway_parent,
 )
-from checks.conftest import run_cli
+from checks.cli import run_cli
 
 NO_PASSFILE = {"passfile": "/nonexistent", "connect_timeout": 10}  # no ~/.pgpass may help
 

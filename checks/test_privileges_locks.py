@@ -20,7 +20,7 @@ from psycopg import sql
 from attribution_db import PROJECT_ROOT, dburl
 from attribution_db.cluster import throwaway_cluster
 from attribution_db.migrate import LOCK_TABLE
-from checks.conftest import assert_one_line_error, run_cli
+from checks.cli import assert_one_line_error, run_cli
 from checks.contract import APP_ROLES
 from checks.pgtap import lives_ok, throws_ok
 

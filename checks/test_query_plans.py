@@ -17,7 +17,7 @@ import pytest
 from attribution_db.bench import paths as qp
 from attribution_db.bench.run import pick_tenants, refresh_all, tenant_context
 from attribution_db.bench.seed import SCALES, seed
-from checks.conftest import run_cli
+from checks.cli import run_cli
 from checks.contract import TABLES
 
 LABELS = ("large", "median", "small")

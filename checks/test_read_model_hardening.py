@@ -28,7 +28,7 @@ from psycopg import sql
 
 from checks import pgtap, rows
 from checks.additions import FINITE_TIMESTAMPS
-from checks.conftest import run_cli
+from checks.cli import run_cli
 from checks.contract import APP_ROLES, MATERIALIZED_VIEWS
 from checks.pgtap import throws_ok
 

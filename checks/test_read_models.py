@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from checks import pgtap, rows
-from checks.conftest import run_cli
+from checks.cli import run_cli
 from checks.contract import APP_ROLES, CURRENT_TENANT_VIEWS, MATERIALIZED_VIEWS, VIEW_GRANTS
 from checks.pgtap import throws_ok
 

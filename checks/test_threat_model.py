@@ -22,7 +22,7 @@ from psycopg import sql
 from attribution_db import dburl
 from attribution_db.cluster import find_bindir
 from checks import rows
-from checks.conftest import BOOTSTRAP_ROLES, run_cli
+from checks.cli import BOOTSTRAP_ROLES, run_cli
 from checks.contract import APP_ROLES
 
 VICTIM_TIMEOUTS = 3  # dead events of tenant B with error_code 'timeout'

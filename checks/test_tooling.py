@@ -13,7 +13,7 @@ import pytest
 from attribution_db import PROJECT_ROOT, cli
 from attribution_db import migrate as migrate_module
 from attribution_db.cluster import free_port
-from checks.conftest import assert_one_line_error, run_cli
+from checks.cli import assert_one_line_error, run_cli
 from checks.fingerprint import diff, fingerprint
 
 

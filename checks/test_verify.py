@@ -17,7 +17,7 @@ from psycopg import sql
 
 from attribution_db import catalog, dburl, history, verify
 from attribution_db.migrate import load
-from checks.conftest import run_cli
+from checks.cli import run_cli
 
 EXPECTED = json.loads(verify.CATALOG.read_text(encoding="utf-8"))
 LAST_MIGRATION = max(m.id for m in load())

@@ -1,6 +1,6 @@
 """Server-side cost of the tenant-proof policy per statement (decision 0002), low-noise.
 
-    .venv/bin/python bench/threat_model/proof_loop.py postgresql://postgres@127.0.0.1:54337/tm \
+    .venv/bin/python bench/scripts/threat_model/proof_loop.py postgresql://postgres@127.0.0.1:54337/tm \
         --tenant-name 'bench tenant 10' --rounds 20 --n 1000
 
 pgbench end to end (proof_bench.py) is dominated by the noise of a shared machine. Here each

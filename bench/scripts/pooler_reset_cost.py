@@ -1,6 +1,6 @@
 """Measure what server_reset_query_always = 1 (DISCARD ALL after every transaction) costs.
 
-    .venv/bin/python bench/pooler_reset_cost.py [SECONDS] [RUNS] [CLIENTS]   (default 15 3 8)
+    .venv/bin/python bench/scripts/pooler_reset_cost.py [SECONDS] [RUNS] [CLIENTS]   (default 15 3 8)
 
 Starts a throwaway PostgreSQL (like `make test`), migrates a database, creates 20 tenants
 with 50 ledger rows each and refreshes the read models, then starts two PgBouncers
@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from attribution_db.cluster import find_bindir, throwaway_cluster  # noqa: E402
 from checks.pooler import PgBouncer, find_pgbouncer, pgbouncer_version  # noqa: E402

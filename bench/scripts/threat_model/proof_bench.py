@@ -1,13 +1,13 @@
 """Alternating pgbench rounds with and without the tenant-proof prototype (decision 0002).
 
-    .venv/bin/python bench/threat_model/proof_bench.py postgresql://postgres@127.0.0.1:54337/tm \
+    .venv/bin/python bench/scripts/threat_model/proof_bench.py postgresql://postgres@127.0.0.1:54337/tm \
         --tenant-name 'bench tenant 10' --rounds 10 --seconds 6
 
 Needs tenant_proof_prototype.sql applied to the database and a LOGIN member of app_ro named
 api_reader. Each round runs pgbench -M prepared -r -c 1 for --seconds without the proof
 policy and with it (order alternating per round), reads the per-statement mean latency and
 prints, per statement, the median latency of each variant and the median ratio with a 95%
-bootstrap interval over the rounds. Raw figures go to bench/threat_model/proof_bench.json.
+bootstrap interval over the rounds. Raw figures go to bench/scripts/threat_model/proof_bench.json.
 """
 
 import argparse

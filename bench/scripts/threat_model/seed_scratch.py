@@ -1,6 +1,6 @@
 """Create and seed the scratch database of the threat-model measurements (docs/security.md).
 
-    .venv/bin/python bench/threat_model/seed_scratch.py postgresql://postgres@127.0.0.1:54337/postgres tm 200000
+    .venv/bin/python bench/scripts/threat_model/seed_scratch.py postgresql://postgres@127.0.0.1:54337/postgres tm 200000
 
 Drops and recreates database <name> on the server of the URL (a superuser), migrates it with
 the project's migrator and seeds it with the benchmark's seeder (1,000 Zipf-sized tenants)

@@ -1,6 +1,6 @@
 """Measure what the integrity additions (issue 8) cost on writes.
 
-    .venv/bin/python bench/integrity_overhead.py [ROWS] [REPEATS]     (default 100000 3)
+    .venv/bin/python bench/scripts/integrity_overhead.py [ROWS] [REPEATS]     (default 100000 3)
 
 Uses DATABASE_URL when set, else the project's local server (`make db-start`, honouring
 ATTRIBUTION_DB_PORT). Creates a throwaway database, migrates it, commits ROWS events (and

@@ -1,7 +1,7 @@
 """Measure the raw_payload guard: per attack payload (time, backend VmHWM) and the per-row
 cost of inserting a typical ~2 KB webhook payload as app_rw.
 
-    ATTRIBUTION_DB_PORT=54331 .venv/bin/python bench/payload_guard.py [ROWS]
+    ATTRIBUTION_DB_PORT=54331 .venv/bin/python bench/scripts/payload_guard.py [ROWS]
 
 Uses the local database (make migrate); writes in transactions that are rolled back.
 """
@@ -18,7 +18,7 @@ from attribution_db import dburl
 from attribution_db.cluster import Cluster
 from checks import rows
 from checks.rows import begin_as
-from checks.test_payload_guard import ATTACKS, attack, vmhwm_kb
+from checks.payloads import ATTACKS, attack, vmhwm_kb
 
 
 def typical(n: int) -> str:

@@ -2,7 +2,7 @@
 on 10,000 stored ~1.9 KB Shopify-like payloads (ASCII-only) and 10,000 with non-ASCII values.
 Evaluates the expressions in a SELECT (no insert noise); minimum of 5 runs.
 
-    ATTRIBUTION_DB_PORT=54331 .venv/bin/python bench/payload_guard_when_cost.py
+    ATTRIBUTION_DB_PORT=54331 .venv/bin/python bench/scripts/payload_guard_when_cost.py
 
 Creates and drops the scratch table h1_bench and schema oldg in the local database.
 """
