@@ -1,6 +1,6 @@
 """Schema-wide rule: every object of schema public, and each application role, has a COMMENT.
 
-The walk is generic (``attribution_db.docs.uncommented_objects``): tables, views,
+The walk is generic (``attribution_db.catalog.uncommented_objects``): tables, views,
 materialized views and their columns, constraints of every kind, indexes, triggers, rules,
 policies, sequences, domains, enum types, functions and procedures. A new object without a
 comment fails here, named, whichever branch added it.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from attribution_db.docs import uncommented_objects
+from attribution_db.catalog import uncommented_objects
 from checks.contract import TABLE_FACTS
 
 

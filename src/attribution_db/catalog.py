@@ -14,13 +14,22 @@ written ``<owner>`` in its privileges; grantors are left out). Owners are read s
 by ``owners``: they belong to the health check, not to the schema.
 
 ``sql/catalog.json`` is this description of a database migrated from zero (``make schema``);
-``attribution-db verify`` compares a live database with it. Meant to serve, later, the
-checks' fingerprint and the docs generator too (one catalog layer, issue 13).
+``attribution-db verify`` compares a live database with it, and the checks' fingerprint
+(checks/fingerprint.py) is this description too.
+
+The second half reads the same catalog as objects (``read_schema``, ``read_relations``:
+tables with their columns, constraints, indexes, triggers, policies and privileges), for
+the document generator (docs.py renders them) and the checks' pgTAP-style assertions
+(checks/pgtap.py). This module is the one place that queries ``pg_catalog`` for them
+(issue 13: one catalog layer), and the one place that names yoyo's tables.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -279,3 +288,404 @@ def migrating_role(conn: psycopg.Connection) -> str | None:
         "AND c.relkind = 'r' ORDER BY c.relname = '_yoyo_migration' DESC, c.relname LIMIT 1"
     ).fetchone()
     return row[0] if row else None
+
+
+# == the schema as objects: what the document generator renders and the checks assert ==========
+#: The schema the documents and the checks' assertions walk.
+SCHEMA = "public"
+
+# relkinds: r table, p partitioned table, v view, m materialized view, S sequence
+RELATION_KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "S": "sequence"}
+FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+
+# Objects that belong to an extension are the extension's, not this schema's.
+NOT_EXTENSION = (
+    "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = {cls}::regclass "
+    "AND dep.objid = {oid} AND dep.deptype = 'e')"
+)
+
+
+def _rows(conn, query: str, params=()) -> list[tuple]:
+    return conn.execute(query, params).fetchall()
+
+
+def _records(conn, names: str, query: str, params=()) -> list[dict]:
+    """Rows as dicts keyed by the space-separated ``names``."""
+    return [dict(zip(names.split(), row)) for row in _rows(conn, query, params)]
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    not_null: bool
+    default: str | None
+    comment: str | None
+    identity: str = ""
+    generated: str = ""
+
+
+@dataclass
+class Constraint:
+    name: str
+    kind: str
+    definition: str
+    comment: str | None
+    columns: tuple[str, ...] = ()
+    ref_table: str | None = None
+    ref_columns: tuple[str, ...] = ()
+    on_delete: str = ""
+    on_update: str = ""
+    index: str | None = None
+
+
+@dataclass
+class Index:
+    name: str
+    definition: str
+    unique: bool
+    primary: bool
+    constraint: str | None
+    comment: str | None
+    #: key columns (expressions) in order, `` DESC`` appended when descending
+    columns: list[str] = field(default_factory=list)
+    #: the partial index's predicate
+    where: str | None = None
+
+
+@dataclass
+class Trigger:
+    name: str
+    definition: str
+    enabled: str
+    comment: str | None
+
+
+@dataclass
+class Policy:
+    name: str
+    table: str
+    command: str
+    permissive: bool
+    roles: list[str]
+    using: str | None
+    check: str | None
+    comment: str | None
+
+
+@dataclass
+class Relation:
+    oid: int
+    name: str
+    kind: str
+    comment: str | None
+    rls: bool = False
+    rls_forced: bool = False
+    options: list[str] = field(default_factory=list)
+    owner: str = ""
+    #: effective privileges ``grantee:PRIVILEGE`` (``PUBLIC`` for everyone; the default ACL when none was set)
+    acl: list[str] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
+    rules: list[tuple[str, str, str | None]] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
+    definition: str | None = None
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return next((c.columns for c in self.constraints if c.kind == "p"), ())
+
+    @property
+    def unique_keys(self) -> list[tuple[str, ...]]:
+        keys = [c.columns for c in self.constraints if c.kind in "pu"]
+        keys += [tuple(i.definition.split("(", 1)[1].rsplit(")", 1)[0].split(", "))
+                 for i in self.indexes if i.unique and " WHERE " not in i.definition]  # fmt: skip
+        return keys
+
+
+@dataclass
+class Schema:
+    relations: dict[str, Relation]
+    policies: list[Policy]
+    functions: list[dict]
+    types: list[dict]
+    roles: list[dict]
+    grants: dict[str, dict[str, list[str]]]  # grantee -> object label -> privileges
+    schema_grants: dict[str, list[str]]
+
+    def of_kind(self, *kinds: str) -> list[Relation]:
+        return [r for r in self.relations.values() if r.kind in kinds]
+
+    @property
+    def tables(self) -> list[Relation]:
+        return self.of_kind("r", "p")
+
+
+def read_relations(conn: psycopg.Connection, schema: str = SCHEMA, only: Sequence[str] | None = None) -> dict[str, Relation]:
+    """Tables, views, materialized views and sequences of ``schema`` (yoyo's and extensions'
+    left out), each with its columns, constraints, indexes, triggers, rules and policies;
+    ``only`` restricts the walk to the relations so named."""
+    relations: dict[str, Relation] = {}
+    for oid, name, kind, comment, rls, forced, options, owner, privileges in _rows(
+        conn,
+        "SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class'), "
+        "c.relrowsecurity, c.relforcerowsecurity, coalesce(c.reloptions, '{}'), c.relowner::regrole::text, "
+        "ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END "
+        "             || ':' || a.privilege_type "
+        f"      FROM aclexplode(coalesce(c.relacl, acldefault({RELATION_ACL_KIND}, c.relowner))) a) "
+        "FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+        "AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND " + not_yoyo("c") + " AND "
+        + NOT_EXTENSION.format(cls="'pg_class'", oid="c.oid")
+        + (" AND c.relname = ANY(%s)" if only is not None else "") + " ORDER BY c.relname",
+        (schema, list(only)) if only is not None else (schema,),
+    ):  # fmt: skip
+        relations[name] = Relation(oid, name, kind, comment, rls, forced, sorted(options), owner, list(privileges))
+    by_oid = {r.oid: r for r in relations.values()}
+    if not by_oid:
+        return relations
+
+    for relid, name, type_, not_null, default, comment, identity, generated in _rows(
+        conn,
+        "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+        "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum), "
+        "a.attidentity, a.attgenerated FROM pg_attribute a "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attrelid, a.attnum",
+        (list(by_oid),),
+    ):
+        by_oid[relid].columns.append(Column(name, type_, not_null, default, comment, identity, generated))
+
+    for relid, name, kind, definition, comment, cols, ref, ref_cols, deltype, updtype, index in _rows(
+        conn,
+        "SELECT con.conrelid, con.conname, con.contype, pg_get_constraintdef(con.oid), "
+        "obj_description(con.oid, 'pg_constraint'), "
+        "ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i) "
+        "      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), "
+        "fr.relname, "
+        "ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i) "
+        "      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), "
+        "con.confdeltype, con.confupdtype, ix.relname "
+        "FROM pg_constraint con LEFT JOIN pg_class fr ON fr.oid = con.confrelid "
+        "LEFT JOIN pg_class ix ON ix.oid = con.conindid AND con.contype IN ('p', 'u', 'x') "
+        "WHERE con.conrelid = ANY(%s) ORDER BY con.conname",
+        (list(by_oid),),
+    ):  # fmt: skip
+        by_oid[relid].constraints.append(
+            Constraint(name, kind, definition, comment, tuple(cols), ref, tuple(ref_cols or ()),
+                       FK_ACTIONS.get(deltype, ""), FK_ACTIONS.get(updtype, ""), index)  # fmt: skip
+        )
+
+    for relid, name, definition, unique, primary, constraint, comment, columns, where in _rows(
+        conn,
+        "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), i.indisunique, "
+        "i.indisprimary, con.conname, obj_description(i.indexrelid, 'pg_class'), "
+        "  (SELECT array_agg(pg_get_indexdef(i.indexrelid, k.ord::int, true) "
+        "          || CASE WHEN i.indoption[k.ord - 1] & 1 = 1 THEN ' DESC' ELSE '' END ORDER BY k.ord) "
+        "   FROM generate_series(1, i.indnkeyatts) AS k (ord)), "
+        "pg_get_expr(i.indpred, i.indrelid) "
+        "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+        "LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
+        "AND con.contype IN ('p', 'u', 'x') "
+        "WHERE i.indrelid = ANY(%s) ORDER BY ic.relname",
+        (list(by_oid),),
+    ):
+        by_oid[relid].indexes.append(Index(name, definition, unique, primary, constraint, comment, list(columns or ()), where))
+
+    for relid, name, definition, enabled, comment in _rows(
+        conn,
+        "SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled, "
+        "obj_description(t.oid, 'pg_trigger') FROM pg_trigger t "
+        "WHERE t.tgrelid = ANY(%s) AND NOT t.tgisinternal ORDER BY t.tgname",
+        (list(by_oid),),
+    ):
+        by_oid[relid].triggers.append(Trigger(name, definition, enabled, comment))
+
+    for relid, name, definition, comment in _rows(
+        conn,
+        "SELECT r.ev_class, r.rulename, pg_get_ruledef(r.oid), obj_description(r.oid, 'pg_rewrite') "
+        "FROM pg_rewrite r WHERE r.ev_class = ANY(%s) AND r.rulename <> '_RETURN' "
+        "ORDER BY r.rulename",
+        (list(by_oid),),
+    ):
+        by_oid[relid].rules.append((name, definition, comment))
+
+    for rel in relations.values():
+        if rel.kind in "vm":
+            rel.definition = conn.execute("SELECT pg_get_viewdef(%s::oid, true)", (rel.oid,)).fetchone()[0]
+
+    for relid, name, table, cmd, permissive, roles, using, check, comment in _rows(
+        conn,
+        "SELECT c.oid, p.polname, c.relname, p.polcmd, p.polpermissive, "
+        "ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END "
+        "      FROM unnest(p.polroles) r), "
+        "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), "
+        "obj_description(p.oid, 'pg_policy') "
+        "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+        "WHERE c.oid = ANY(%s) ORDER BY c.relname, p.polname",
+        (list(by_oid),),
+    ):
+        by_oid[relid].policies.append(
+            Policy(name, table, POLICY_COMMANDS[cmd], permissive, sorted(roles), using, check, comment)
+        )
+    return relations
+
+
+def read_roles(conn: psycopg.Connection, names: Sequence[str] = ROLES) -> list[dict]:
+    """The roles so named that exist, with their attributes and comment (by name, descending)."""
+    return _records(
+        conn,
+        "name login superuser bypassrls createdb createrole inherit comment",
+        "SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolinherit, "
+        "shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ANY(%s) "
+        "ORDER BY rolname DESC",
+        (list(names),),
+    )
+
+
+def read_schema(conn: psycopg.Connection, schema: str = SCHEMA) -> Schema:
+    """Everything of ``schema`` the documents show, and the application roles."""
+    relations = read_relations(conn, schema)
+    by_oid = {r.oid: r for r in relations.values()}
+    policies = [policy for rel in relations.values() for policy in rel.policies]
+
+    functions = _records(
+        conn,
+        "oid signature kind result language security_definer volatility config comment",
+        "SELECT p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+        "p.prokind, pg_get_function_result(p.oid), l.lanname, p.prosecdef, p.provolatile, "
+        "coalesce(p.proconfig, '{}'), obj_description(p.oid, 'pg_proc') "
+        "FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+        "WHERE p.pronamespace = %s::regnamespace AND "
+        + NOT_EXTENSION.format(cls="'pg_proc'", oid="p.oid") + " ORDER BY 2",
+        (schema,),
+    )  # fmt: skip
+
+    types = _records(
+        conn,
+        "name kind definition comment",
+        "SELECT t.typname, t.typtype, CASE t.typtype "
+        "  WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' "
+        "     ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')' "
+        "  WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END, "
+        "obj_description(t.oid, 'pg_type') FROM pg_type t "
+        "WHERE t.typnamespace = %s::regnamespace AND t.typtype IN ('d', 'e') AND "
+        + NOT_EXTENSION.format(cls="'pg_type'", oid="t.oid") + " ORDER BY t.typname",
+        (schema,),
+    )  # fmt: skip
+
+    roles = read_roles(conn, ROLES)
+
+    grants: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    wanted = list(ROLES)
+    for grantee, label, privilege in _rows(
+        conn,
+        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
+        "       c.relname, acl.privilege_type "
+        "FROM pg_class c, aclexplode(c.relacl) acl "
+        "WHERE c.oid = ANY(%s) AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s)) "
+        "UNION ALL "
+        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
+        "       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', acl.privilege_type "
+        "FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl "
+        "WHERE p.oid = ANY(%s) AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s))",
+        (list(by_oid), wanted, [f["oid"] for f in functions], wanted),
+    ):
+        grants[grantee][label].append(privilege)
+    schema_grants: dict[str, list[str]] = defaultdict(list)
+    for grantee, privilege in _rows(
+        conn,
+        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
+        "acl.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) acl "
+        "WHERE n.nspname = %s AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s))",
+        (schema, wanted),
+    ):
+        schema_grants[grantee].append(privilege)
+    return Schema(relations, policies, functions, types, roles, grants, schema_grants)
+
+
+def domain_constraints(conn: psycopg.Connection, schema: str = SCHEMA) -> dict[str, tuple[str, str | None]]:
+    """``{"domain:constraint": (constraint, comment)}`` for every domain constraint of ``schema``."""
+    return {
+        f"{typ}:{con}": (con, comment)
+        for typ, con, comment in _rows(
+            conn,
+            "SELECT t.typname, con.conname, obj_description(con.oid, 'pg_constraint') "
+            "FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid "
+            "WHERE t.typnamespace = %s::regnamespace",
+            (schema,),
+        )
+    }
+
+
+def uncommented_objects(conn: psycopg.Connection, schema: str = SCHEMA) -> list[str]:
+    """Every object of ``schema`` (and each application role) without a comment."""
+    cat = read_schema(conn, schema)
+    missing: list[str] = []
+
+    def need(label: str, text: str | None) -> None:
+        if not text or not text.strip():
+            missing.append(label)
+
+    for rel in cat.relations.values():
+        kind = RELATION_KINDS[rel.kind]
+        need(f"{kind} {rel.name}", rel.comment)
+        for col in rel.columns:
+            need(f"column {rel.name}.{col.name}", col.comment)
+        for con in rel.constraints:
+            need(f"constraint {con.name} on {rel.name}", con.comment)
+        for idx in rel.indexes:
+            need(f"index {idx.name} (on {rel.name})", idx.comment)
+        for trg in rel.triggers:
+            need(f"trigger {trg.name} on {rel.name}", trg.comment)
+        for name, _definition, comment in rel.rules:
+            need(f"rule {name} on {rel.name}", comment)
+    for pol in cat.policies:
+        need(f"policy {pol.name} on {pol.table}", pol.comment)
+    for fn in cat.functions:
+        need(f"{'procedure' if fn['kind'] == 'p' else 'function'} {fn['signature']}", fn["comment"])
+    for typ in cat.types:
+        need(f"{'domain' if typ['kind'] == 'd' else 'type'} {typ['name']}", typ["comment"])
+    for name, (domain_constraint, comment) in domain_constraints(conn, schema).items():
+        need(f"constraint {domain_constraint} on domain {name}", comment)
+    present = {r["name"] for r in cat.roles}
+    for role in ROLES:
+        if role not in present:
+            missing.append(f"role {role} (does not exist)")
+    for role in cat.roles:
+        need(f"role {role['name']}", role["comment"])
+    return sorted(missing)
+
+
+# -- single facts the checks ask for --------------------------------------------------------
+def function_result(conn: psycopg.Connection, signature: str, schema: str = SCHEMA) -> str | None:
+    """format_type of the result of ``schema.signature`` (like 'pii_key_paths(jsonb)'), or None."""
+    row = conn.execute(
+        "SELECT format_type(prorettype, NULL) FROM pg_proc WHERE oid = to_regprocedure(%s)",
+        (f"{schema}.{signature}",),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def owned_objects(conn: psycopg.Connection, role: str) -> list[str]:
+    """What ``role`` owns in this database or cluster-wide (``pg_shdepend``), as catalog:oid."""
+    return [
+        row[0]
+        for row in _rows(
+            conn,
+            "SELECT classid::regclass::text || ' ' || objid FROM pg_shdepend "
+            "WHERE refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s) AND deptype = 'o' "
+            "AND dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            (role,),
+        )
+    ]
+
+
+def schema_privileges(conn: psycopg.Connection, role: str, schema: str) -> list[str]:
+    """The effective privileges (USAGE, CREATE) of ``role`` on ``schema``."""
+    return [p for p in ("USAGE", "CREATE") if conn.execute(
+        "SELECT has_schema_privilege(%s, %s, %s)", (role, schema, p)).fetchone()[0]]  # fmt: skip
+

@@ -148,14 +148,14 @@ def cmd_verify(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from attribution_db import docs
+    from attribution_db import catalog, docs
 
     if args.url:
         with dburl.connect(args.url, autocommit=True) as conn:
             documents = docs.generate(conn)
     else:
         with docs.fresh_database() as url, dburl.connect(url, autocommit=True) as conn:
-            missing = docs.uncommented_objects(conn)
+            missing = catalog.uncommented_objects(conn)
             documents = docs.generate(conn)
         for label in missing:
             print(f"warning: no COMMENT on {label}", file=sys.stderr)

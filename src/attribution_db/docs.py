@@ -10,10 +10,11 @@ same bytes.
 ``attribution-db docs`` (``make docs``) writes the documents; ``attribution-db docs --check``
 and ``checks/test_docs.py`` fail when the committed ones are stale.
 
-The catalog walk is generic over schema ``public``: tables, views, materialized views,
-their columns, constraints of every kind, indexes, triggers, rules, policies, sequences,
-domains and enum types, functions and procedures, and the application roles. yoyo's own
-bookkeeping tables are left out (they are the tool's, not the schema's).
+This module renders only: the catalog is read by ``attribution_db.catalog.read_schema``
+(generic over schema ``public``: tables, views, materialized views, their columns,
+constraints of every kind, indexes, triggers, rules, policies, sequences, domains and enum
+types, functions and procedures, and the application roles; yoyo's own bookkeeping tables
+are left out, they are the tool's, not the schema's).
 """
 
 from __future__ import annotations
@@ -21,18 +22,15 @@ from __future__ import annotations
 import contextlib
 import re
 import tomllib
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
+from attribution_db.catalog import ROLES as APP_ROLES
+from attribution_db.catalog import SCHEMA, Relation, read_schema
+from attribution_db.catalog import Schema as Catalog
 
-SCHEMA = "public"
-APP_ROLES = ("app_rw", "app_ro")
-#: yoyo-migrations' bookkeeping tables, in schema public but not part of the schema.
-YOYO_TABLES = ("_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock")
 DOCS_DIR = PROJECT_ROOT / "docs"
 DICTIONARY = "data_dictionary.md"
 ERD = "erd.md"
@@ -41,8 +39,6 @@ ERD = "erd.md"
 #: Other ``Key: value`` lines are shown after these, in the order the comment has them.
 KNOWN_KEYS = ("Data Class", "Ownership", "Contract Mapping")
 
-# relkinds: r table, p partitioned table, v view, m materialized view, S sequence
-RELATION_KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "S": "sequence"}
 CONSTRAINT_KINDS = {
     "p": "Primary Key",
     "f": "Foreign Key",
@@ -52,17 +48,8 @@ CONSTRAINT_KINDS = {
     "t": "Constraint Trigger",
 }
 CONSTRAINT_ORDER = "pfucxt"
-FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
-POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 PRIVILEGE_ORDER = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
                    "USAGE", "EXECUTE", "CREATE")  # fmt: skip
-
-# Objects that belong to an extension are the extension's, not this schema's.
-NOT_EXTENSION = (
-    "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = {cls}::regclass "
-    "AND dep.objid = {oid} AND dep.deptype = 'e')"
-)
-NOT_YOYO = "{rel} NOT IN ('_yoyo_log', '_yoyo_migration', '_yoyo_version', 'yoyo_lock')"
 
 
 # -- the repository's side: version and migrations ---------------------------------------
@@ -83,15 +70,6 @@ def migration_files() -> list[str]:
 
 
 # -- small helpers ------------------------------------------------------------------------
-def _rows(conn, query: str, params=()) -> list[tuple]:
-    return conn.execute(query, params).fetchall()
-
-
-def _records(conn, names: str, query: str, params=()) -> list[dict]:
-    """Rows as dicts keyed by the space-separated ``names``."""
-    return [dict(zip(names.split(), row)) for row in _rows(conn, query, params)]
-
-
 def md(text: str | None) -> str:
     """Text fit for one cell of a Markdown table (one line, pipes escaped)."""
     if text is None or not str(text).strip():
@@ -136,319 +114,6 @@ def short_type(pg_type: str) -> str:
     text = text.replace("character varying", "varchar").replace("double precision", "float8")
     text = text.replace(",", "_")
     return re.sub(r"[^A-Za-z0-9_()\[\]-]", "_", text)
-
-
-# -- reading the catalog ------------------------------------------------------------------
-@dataclass
-class Column:
-    name: str
-    type: str
-    not_null: bool
-    default: str | None
-    comment: str | None
-    identity: str = ""
-    generated: str = ""
-
-
-@dataclass
-class Constraint:
-    name: str
-    kind: str
-    definition: str
-    comment: str | None
-    columns: tuple[str, ...] = ()
-    ref_table: str | None = None
-    ref_columns: tuple[str, ...] = ()
-    on_delete: str = ""
-    on_update: str = ""
-    index: str | None = None
-
-
-@dataclass
-class Index:
-    name: str
-    definition: str
-    unique: bool
-    primary: bool
-    constraint: str | None
-    comment: str | None
-
-
-@dataclass
-class Trigger:
-    name: str
-    definition: str
-    enabled: str
-    comment: str | None
-
-
-@dataclass
-class Policy:
-    name: str
-    table: str
-    command: str
-    permissive: bool
-    roles: list[str]
-    using: str | None
-    check: str | None
-    comment: str | None
-
-
-@dataclass
-class Relation:
-    oid: int
-    name: str
-    kind: str
-    comment: str | None
-    rls: bool = False
-    rls_forced: bool = False
-    options: list[str] = field(default_factory=list)
-    columns: list[Column] = field(default_factory=list)
-    constraints: list[Constraint] = field(default_factory=list)
-    indexes: list[Index] = field(default_factory=list)
-    triggers: list[Trigger] = field(default_factory=list)
-    rules: list[tuple[str, str, str | None]] = field(default_factory=list)
-    definition: str | None = None
-
-    @property
-    def primary_key(self) -> tuple[str, ...]:
-        return next((c.columns for c in self.constraints if c.kind == "p"), ())
-
-    @property
-    def unique_keys(self) -> list[tuple[str, ...]]:
-        keys = [c.columns for c in self.constraints if c.kind in "pu"]
-        keys += [tuple(i.definition.split("(", 1)[1].rsplit(")", 1)[0].split(", "))
-                 for i in self.indexes if i.unique and " WHERE " not in i.definition]  # fmt: skip
-        return keys
-
-
-@dataclass
-class Catalog:
-    relations: dict[str, Relation]
-    policies: list[Policy]
-    functions: list[dict]
-    types: list[dict]
-    roles: list[dict]
-    grants: dict[str, dict[str, list[str]]]  # grantee -> object label -> privileges
-    schema_grants: dict[str, list[str]]
-
-    def of_kind(self, *kinds: str) -> list[Relation]:
-        return [r for r in self.relations.values() if r.kind in kinds]
-
-    @property
-    def tables(self) -> list[Relation]:
-        return self.of_kind("r", "p")
-
-
-def read_catalog(conn: psycopg.Connection) -> Catalog:
-    relations: dict[str, Relation] = {}
-    for oid, name, kind, comment, rls, forced, options in _rows(
-        conn,
-        "SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class'), "
-        "c.relrowsecurity, c.relforcerowsecurity, coalesce(c.reloptions, '{}') "
-        "FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
-        "AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND "
-        + NOT_YOYO.format(rel="c.relname") + " AND "
-        + NOT_EXTENSION.format(cls="'pg_class'", oid="c.oid") + " ORDER BY c.relname",
-        (SCHEMA,),
-    ):  # fmt: skip
-        relations[name] = Relation(oid, name, kind, comment, rls, forced, sorted(options))
-    by_oid = {r.oid: r for r in relations.values()}
-
-    for relid, name, type_, not_null, default, comment, identity, generated in _rows(
-        conn,
-        "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum), "
-        "a.attidentity, a.attgenerated FROM pg_attribute a "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY a.attrelid, a.attnum",
-        (list(by_oid),),
-    ):
-        by_oid[relid].columns.append(Column(name, type_, not_null, default, comment, identity, generated))
-
-    for relid, name, kind, definition, comment, cols, ref, ref_cols, deltype, updtype, index in _rows(
-        conn,
-        "SELECT con.conrelid, con.conname, con.contype, pg_get_constraintdef(con.oid), "
-        "obj_description(con.oid, 'pg_constraint'), "
-        "ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i) "
-        "      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), "
-        "fr.relname, "
-        "ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i) "
-        "      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), "
-        "con.confdeltype, con.confupdtype, ix.relname "
-        "FROM pg_constraint con LEFT JOIN pg_class fr ON fr.oid = con.confrelid "
-        "LEFT JOIN pg_class ix ON ix.oid = con.conindid AND con.contype IN ('p', 'u', 'x') "
-        "WHERE con.conrelid = ANY(%s) ORDER BY con.conname",
-        (list(by_oid),),
-    ):  # fmt: skip
-        by_oid[relid].constraints.append(
-            Constraint(name, kind, definition, comment, tuple(cols), ref, tuple(ref_cols or ()),
-                       FK_ACTIONS.get(deltype, ""), FK_ACTIONS.get(updtype, ""), index)  # fmt: skip
-        )
-
-    for relid, name, definition, unique, primary, constraint, comment in _rows(
-        conn,
-        "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), i.indisunique, "
-        "i.indisprimary, con.conname, obj_description(i.indexrelid, 'pg_class') "
-        "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
-        "LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
-        "AND con.contype IN ('p', 'u', 'x') "
-        "WHERE i.indrelid = ANY(%s) ORDER BY ic.relname",
-        (list(by_oid),),
-    ):
-        by_oid[relid].indexes.append(Index(name, definition, unique, primary, constraint, comment))
-
-    for relid, name, definition, enabled, comment in _rows(
-        conn,
-        "SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled, "
-        "obj_description(t.oid, 'pg_trigger') FROM pg_trigger t "
-        "WHERE t.tgrelid = ANY(%s) AND NOT t.tgisinternal ORDER BY t.tgname",
-        (list(by_oid),),
-    ):
-        by_oid[relid].triggers.append(Trigger(name, definition, enabled, comment))
-
-    for relid, name, definition, comment in _rows(
-        conn,
-        "SELECT r.ev_class, r.rulename, pg_get_ruledef(r.oid), obj_description(r.oid, 'pg_rewrite') "
-        "FROM pg_rewrite r WHERE r.ev_class = ANY(%s) AND r.rulename <> '_RETURN' "
-        "ORDER BY r.rulename",
-        (list(by_oid),),
-    ):
-        by_oid[relid].rules.append((name, definition, comment))
-
-    for rel in relations.values():
-        if rel.kind in "vm":
-            rel.definition = conn.execute("SELECT pg_get_viewdef(%s::oid, true)", (rel.oid,)).fetchone()[0]
-
-    policies = [
-        Policy(name, table, POLICY_COMMANDS[cmd], permissive, sorted(roles), using, check, comment)
-        for name, table, cmd, permissive, roles, using, check, comment in _rows(
-            conn,
-            "SELECT p.polname, c.relname, p.polcmd, p.polpermissive, "
-            "ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END "
-            "      FROM unnest(p.polroles) r), "
-            "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), "
-            "obj_description(p.oid, 'pg_policy') "
-            "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
-            "WHERE c.oid = ANY(%s) ORDER BY c.relname, p.polname",
-            (list(by_oid),),
-        )
-    ]
-
-    functions = _records(
-        conn,
-        "oid signature kind result language security_definer volatility config comment",
-        "SELECT p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
-        "p.prokind, pg_get_function_result(p.oid), l.lanname, p.prosecdef, p.provolatile, "
-        "coalesce(p.proconfig, '{}'), obj_description(p.oid, 'pg_proc') "
-        "FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
-        "WHERE p.pronamespace = %s::regnamespace AND "
-        + NOT_EXTENSION.format(cls="'pg_proc'", oid="p.oid") + " ORDER BY 2",
-        (SCHEMA,),
-    )  # fmt: skip
-
-    types = _records(
-        conn,
-        "name kind definition comment",
-        "SELECT t.typname, t.typtype, CASE t.typtype "
-        "  WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' "
-        "     ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')' "
-        "  WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END, "
-        "obj_description(t.oid, 'pg_type') FROM pg_type t "
-        "WHERE t.typnamespace = %s::regnamespace AND t.typtype IN ('d', 'e') AND "
-        + NOT_EXTENSION.format(cls="'pg_type'", oid="t.oid") + " ORDER BY t.typname",
-        (SCHEMA,),
-    )  # fmt: skip
-
-    roles = _records(
-        conn,
-        "name login superuser bypassrls inherit comment",
-        "SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolinherit, "
-        "shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ANY(%s) "
-        "ORDER BY rolname DESC",
-        (list(APP_ROLES),),
-    )
-
-    grants: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    wanted = list(APP_ROLES)
-    for grantee, label, privilege in _rows(
-        conn,
-        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
-        "       c.relname, acl.privilege_type "
-        "FROM pg_class c, aclexplode(c.relacl) acl "
-        "WHERE c.oid = ANY(%s) AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s)) "
-        "UNION ALL "
-        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
-        "       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', acl.privilege_type "
-        "FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl "
-        "WHERE p.oid = ANY(%s) AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s))",
-        (list(by_oid), wanted, [f["oid"] for f in functions], wanted),
-    ):
-        grants[grantee][label].append(privilege)
-    schema_grants: dict[str, list[str]] = defaultdict(list)
-    for grantee, privilege in _rows(
-        conn,
-        "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END, "
-        "acl.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) acl "
-        "WHERE n.nspname = %s AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY(%s))",
-        (SCHEMA, wanted),
-    ):
-        schema_grants[grantee].append(privilege)
-    return Catalog(relations, policies, functions, types, roles, grants, schema_grants)
-
-
-# -- the schema-wide comment rule ---------------------------------------------------------
-def uncommented_objects(conn: psycopg.Connection) -> list[str]:
-    """Every object of schema public (and each application role) without a comment."""
-    cat = read_catalog(conn)
-    missing: list[str] = []
-
-    def need(label: str, text: str | None) -> None:
-        if not text or not text.strip():
-            missing.append(label)
-
-    for rel in cat.relations.values():
-        kind = RELATION_KINDS[rel.kind]
-        need(f"{kind} {rel.name}", rel.comment)
-        for col in rel.columns:
-            need(f"column {rel.name}.{col.name}", col.comment)
-        for con in rel.constraints:
-            need(f"constraint {con.name} on {rel.name}", con.comment)
-        for idx in rel.indexes:
-            need(f"index {idx.name} (on {rel.name})", idx.comment)
-        for trg in rel.triggers:
-            need(f"trigger {trg.name} on {rel.name}", trg.comment)
-        for name, _definition, comment in rel.rules:
-            need(f"rule {name} on {rel.name}", comment)
-    for pol in cat.policies:
-        need(f"policy {pol.name} on {pol.table}", pol.comment)
-    for fn in cat.functions:
-        need(f"{'procedure' if fn['kind'] == 'p' else 'function'} {fn['signature']}", fn["comment"])
-    for typ in cat.types:
-        need(f"{'domain' if typ['kind'] == 'd' else 'type'} {typ['name']}", typ["comment"])
-    for name, (domain_constraint, comment) in _domain_constraints(conn).items():
-        need(f"constraint {domain_constraint} on domain {name}", comment)
-    present = {r["name"] for r in cat.roles}
-    for role in APP_ROLES:
-        if role not in present:
-            missing.append(f"role {role} (does not exist)")
-    for role in cat.roles:
-        need(f"role {role['name']}", role["comment"])
-    return sorted(missing)
-
-
-def _domain_constraints(conn) -> dict[str, tuple[str, str | None]]:
-    return {
-        f"{typ}:{con}": (con, comment)
-        for typ, con, comment in _rows(
-            conn,
-            "SELECT t.typname, con.conname, obj_description(con.oid, 'pg_constraint') "
-            "FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid "
-            "WHERE t.typnamespace = %s::regnamespace",
-            (SCHEMA,),
-        )
-    }
 
 
 # -- rendering: the data dictionary -------------------------------------------------------
@@ -748,7 +413,7 @@ def render_erd(cat: Catalog, version: str, migrations: list[str]) -> str:
 # -- generation ---------------------------------------------------------------------------
 def generate(conn: psycopg.Connection) -> dict[str, str]:
     """The documents, by file name under docs/, from the database behind ``conn``."""
-    cat = read_catalog(conn)
+    cat = read_schema(conn)
     version, migrations = schema_version(), migration_files()
     return {
         DICTIONARY: render_dictionary(cat, version, migrations),

@@ -28,8 +28,8 @@ HEADER = (
     "-- `make test` fails when it is stale. Review schema changes here; the migrations under\n"
     "-- sql/ stay the source of truth.\n"
 )
-#: yoyo's own tables: bookkeeping, not schema.
-EXCLUDED_TABLES = ("_yoyo_*", "yoyo_lock")
+#: yoyo's own tables (named once, in attribution_db.catalog): bookkeeping, not schema.
+EXCLUDED_TABLES = catalog.YOYO_TABLES
 #: the migrator's run lock (attribution_db.migrate.LOCK_SCHEMA): bookkeeping too.
 EXCLUDED_SCHEMAS = ("attribution_migrate",)
 #: Lines that vary with the pg_dump build or run, not with the schema.
