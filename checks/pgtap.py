@@ -1,8 +1,9 @@
 """Catalog assertions named after pgTAP's, for pytest.
 
-Each helper queries pg_catalog / information_schema through a psycopg connection and
-raises AssertionError with a message a DBA can act on. Like pgTAP's ``*_are`` functions,
-set comparisons name both what is missing and what is extra.
+Each helper reads the catalog through the project's one catalog layer
+(``attribution_db.catalog``: ``read_relations`` and a few single facts) and raises
+AssertionError with a message a DBA can act on. Like pgTAP's ``*_are`` functions, set
+comparisons name both what is missing and what is extra. No SQL against pg_catalog here.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import psycopg
 
-SCHEMA = "public"
-
-
-def _rows(conn, sql: str, params: Sequence = ()) -> list[tuple]:
-    return conn.execute(sql, params).fetchall()
-
-
-def _col(conn, sql: str, params: Sequence = ()) -> list:
-    return [row[0] for row in _rows(conn, sql, params)]
+from attribution_db import catalog
+from attribution_db.catalog import SCHEMA, Relation
 
 
 def set_diff(what: str, have: Iterable, want: Iterable) -> None:
@@ -35,57 +29,32 @@ def set_diff(what: str, have: Iterable, want: Iterable) -> None:
     raise AssertionError(f"{what}: " + "; ".join(parts))
 
 
-def _relid(conn, table: str, schema: str = SCHEMA) -> int:
-    row = conn.execute(
-        "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s",
-        (schema, table),
-    ).fetchone()
-    assert row, f"relation {schema}.{table} does not exist"
-    return row[0]
+def _relation(conn, table: str, schema: str = SCHEMA) -> Relation:
+    rel = catalog.read_relations(conn, schema, only=[table]).get(table)
+    assert rel is not None, f"relation {schema}.{table} does not exist"
+    return rel
 
 
 # -- tables and columns ---------------------------------------------------------------
 def tables_are(conn, want: Iterable[str], schema: str = SCHEMA) -> None:
-    have = _col(
-        conn,
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname NOT LIKE '\\_yoyo%%' "
-        "AND c.relname <> 'yoyo_lock'",
-        (schema,),
-    )
+    have = [rel.name for rel in catalog.read_relations(conn, schema).values() if rel.kind in ("r", "p")]
     set_diff(f"tables in schema {schema}", have, want)
 
 
 def has_table(conn, table: str, schema: str = SCHEMA) -> None:
-    kind = conn.execute(
-        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s",
-        (schema, table),
-    ).fetchone()
-    assert kind is not None, f"table {schema}.{table} does not exist"
-    assert kind[0] in ("r", "p"), f"{schema}.{table} exists but is not a table (relkind {kind[0]})"
+    rel = catalog.read_relations(conn, schema, only=[table]).get(table)
+    assert rel is not None, f"table {schema}.{table} does not exist"
+    assert rel.kind in ("r", "p"), f"{schema}.{table} exists but is not a table (relkind {rel.kind})"
 
 
 def _column(conn, table: str, column: str) -> tuple:
-    row = conn.execute(
-        "SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = %s AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-        (_relid(conn, table), column),
-    ).fetchone()
-    assert row is not None, f"column {table}.{column} does not exist"
-    return row
+    col = next((c for c in _relation(conn, table).columns if c.name == column), None)
+    assert col is not None, f"column {table}.{column} does not exist"
+    return col.type, col.not_null, col.default
 
 
 def columns_are(conn, table: str, want: Iterable[str]) -> None:
-    have = _col(
-        conn,
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
-        (_relid(conn, table),),
-    )
-    set_diff(f"columns of {table}", have, want)
+    set_diff(f"columns of {table}", [c.name for c in _relation(conn, table).columns], want)
 
 
 def col_type_is(conn, table: str, column: str, type_: str) -> None:
@@ -108,35 +77,16 @@ def col_default_is(conn, table: str, column: str, default: str | None) -> None:
 
 # -- constraints ----------------------------------------------------------------------
 def _constraints(conn, table: str, contype: str) -> dict[str, str]:
-    rows = _rows(
-        conn,
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = %s AND contype = %s",
-        (_relid(conn, table), contype),
-    )
-    return dict(rows)
+    return {c.name: c.definition for c in _relation(conn, table).constraints if c.kind == contype}
 
 
 _CONSTRAINT_KINDS = {"c": "check constraints", "f": "foreign keys", "u": "unique constraints", "p": "primary key"}
 
 
-def _attnames(keys: str, relid: str) -> str:
-    """SQL for the column names of attribute numbers ``keys`` of relation ``relid``, in order."""
-    return (
-        f"(SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest({keys}) WITH ORDINALITY "
-        f"AS k (attnum, ord) JOIN pg_attribute a ON a.attrelid = {relid} AND a.attnum = k.attnum)"
-    )
-
-
 def col_is_pk(conn, table: str, columns: Sequence[str]) -> None:
-    have = _rows(
-        conn,
-        f"SELECT {_attnames('c.conkey', 'c.conrelid')} FROM pg_constraint c "
-        "WHERE c.conrelid = %s AND c.contype = 'p'",
-        (_relid(conn, table),),
-    )
+    have = _relation(conn, table).primary_key
     assert have, f"table {table} has no primary key"
-    assert list(have[0][0]) == list(columns), f"primary key of {table} is {have[0][0]}, expected {list(columns)}"
+    assert list(have) == list(columns), f"primary key of {table} is {list(have)}, expected {list(columns)}"
 
 
 def constraint_names_are(conn, table: str, contype: str, want: Iterable[str]) -> None:
@@ -156,19 +106,12 @@ def checks_are(conn, table: str, want: dict[str, str]) -> None:
     constraints_are(conn, table, "c", want)
 
 
-_FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
-
-
 def foreign_keys(conn, table: str) -> dict[str, tuple]:
     """name -> (columns, referenced table, referenced columns, ON DELETE action)."""
-    rows = _rows(
-        conn,
-        f"SELECT c.conname, {_attnames('c.conkey', 'c.conrelid')}, c.confrelid::regclass::text, "
-        f"{_attnames('c.confkey', 'c.confrelid')}, c.confdeltype "
-        "FROM pg_constraint c WHERE c.conrelid = %s AND c.contype = 'f'",
-        (_relid(conn, table),),
-    )
-    return {name: (tuple(cols), ref, tuple(refcols), _FK_ACTIONS[act]) for name, cols, ref, refcols, act in rows}
+    return {
+        c.name: (tuple(c.columns), c.ref_table, tuple(c.ref_columns), c.on_delete)
+        for c in _relation(conn, table).constraints if c.kind == "f"
+    }  # fmt: skip
 
 
 def fk_ok(conn, table: str, columns: Sequence[str], ref_table: str, ref_columns: Sequence[str],
@@ -184,16 +127,8 @@ def fk_ok(conn, table: str, columns: Sequence[str], ref_table: str, ref_columns:
 # -- indexes --------------------------------------------------------------------------
 def index_info(conn, table: str) -> dict[str, dict]:
     """index name -> {columns: ['col', 'col DESC'], unique: bool, where: str | None}."""
-    rows = _rows(
-        conn,
-        "SELECT ic.relname, i.indisunique, pg_get_expr(i.indpred, i.indrelid), "
-        "  (SELECT array_agg(pg_get_indexdef(i.indexrelid, k.ord::int, true) "
-        "          || CASE WHEN i.indoption[k.ord - 1] & 1 = 1 THEN ' DESC' ELSE '' END ORDER BY k.ord) "
-        "   FROM generate_series(1, i.indnkeyatts) AS k (ord)) "
-        "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = %s",
-        (_relid(conn, table),),
-    )
-    return {name: {"columns": list(cols), "unique": uniq, "where": where} for name, uniq, where, cols in rows}
+    return {i.name: {"columns": list(i.columns), "unique": i.unique, "where": i.where}
+            for i in _relation(conn, table).indexes}  # fmt: skip
 
 
 def indexes_are(conn, table: str, want: Iterable[str]) -> None:
@@ -250,21 +185,19 @@ def results_eq(conn, sql: str, params: Sequence | dict, expected: list[tuple]) -
 # -- row-level security, policies, roles, privileges ------------------------------------
 def rls_enabled(conn, table: str, forced: bool) -> None:
     """RLS is enabled on ``table``, and forced (or not) as stated."""
-    enabled, force = conn.execute(
-        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s", (_relid(conn, table),)
-    ).fetchone()
+    rel = _relation(conn, table)
+    enabled, force = rel.rls, rel.rls_forced
     assert enabled, f"row-level security is not enabled on {table}"
     assert force == forced, f"row-level security on {table} is {'' if force else 'not '}forced, expected forced={forced}"
 
 
 def _policies(conn, table: str) -> dict[str, tuple]:
-    rows = _rows(
-        conn,
-        "SELECT policyname, cmd, roles::text[], qual, with_check, permissive FROM pg_policies "
-        "WHERE schemaname = %s AND tablename = %s",
-        (SCHEMA, table),
-    )
-    return {name: (cmd, sorted(roles), qual, check, permissive) for name, cmd, roles, qual, check, permissive in rows}
+    """name -> (command, roles, USING, WITH CHECK, PERMISSIVE/RESTRICTIVE), spelled as pg_policies does."""
+    return {
+        p.name: (p.command, sorted("public" if r == "PUBLIC" else r for r in p.roles), p.using, p.check,
+                 "PERMISSIVE" if p.permissive else "RESTRICTIVE")
+        for p in _relation(conn, table).policies
+    }  # fmt: skip
 
 
 def policies_are(conn, table: str, want: Iterable[str]) -> None:
@@ -300,94 +233,59 @@ def policy_exprs_are(conn, table: str, policy: str, using: str | None, with_chec
 
 def table_privs_are(conn, table: str, role: str, privileges: Iterable[str]) -> None:
     """The privileges granted directly to ``role`` (or 'PUBLIC') on ``table``, exactly."""
-    have = _col(
-        conn,
-        "SELECT a.privilege_type FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
-        "WHERE c.oid = %s AND a.grantee = CASE WHEN %s = 'PUBLIC' THEN 0 "
-        "ELSE (SELECT oid FROM pg_roles WHERE rolname = %s) END",
-        (_relid(conn, table), role, role),
-    )
+    have = [entry.split(":", 1)[1] for entry in _relation(conn, table).acl if entry.split(":", 1)[0] == role]
     set_diff(f"privileges of {role} on {table}", have, privileges)
 
 
 def has_role(conn, role: str) -> dict:
-    row = conn.execute(
-        "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolinherit "
-        "FROM pg_roles WHERE rolname = %s",
-        (role,),
-    ).fetchone()
-    assert row is not None, f"role {role} does not exist"
+    found = catalog.read_roles(conn, [role])
+    assert found, f"role {role} does not exist"
     keys = ("login", "superuser", "bypassrls", "createdb", "createrole", "inherit")
-    return dict(zip(keys, row))
+    return {key: found[0][key] for key in keys}
 
 
 def role_owns_nothing(conn, role: str) -> None:
-    owned = _col(
-        conn,
-        "SELECT classid::regclass::text || ' ' || objid FROM pg_shdepend "
-        "WHERE refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s) AND deptype = 'o' "
-        "AND dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))",
-        (role,),
-    )
+    owned = catalog.owned_objects(conn, role)
     assert not owned, f"role {role} owns objects: {owned}"
 
 
 def schema_privs_are(conn, schema: str, role: str, privileges: Iterable[str]) -> None:
     """Effective privileges of ``role`` on ``schema`` (USAGE, CREATE)."""
-    have = [p for p in ("USAGE", "CREATE") if conn.execute(
-        "SELECT has_schema_privilege(%s, %s, %s)", (role, schema, p)).fetchone()[0]]  # fmt: skip
-    set_diff(f"privileges of {role} on schema {schema}", have, privileges)
+    set_diff(f"privileges of {role} on schema {schema}", catalog.schema_privileges(conn, role, schema), privileges)
 
 
 def relations_are(conn, relkind: str, want: Iterable[str], schema: str = SCHEMA) -> None:
     """Relations of one kind ('v' views, 'm' materialized views, ...) in ``schema``."""
-    have = _col(
-        conn,
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind = %s",
-        (schema, relkind),
-    )
+    have = [rel.name for rel in catalog.read_relations(conn, schema).values() if rel.kind == relkind]
     names = {"v": "views", "m": "materialized views", "r": "tables"}
     set_diff(f"{names.get(relkind, relkind)} in schema {schema}", have, want)
 
 
 def columns_typed(conn, relation: str, want: Sequence[tuple[str, str]]) -> None:
     """Columns of ``relation`` in order, with their types."""
-    have = _rows(
-        conn,
-        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        (_relid(conn, relation),),
-    )
+    have = [(c.name, c.type) for c in _relation(conn, relation).columns]
     assert have == list(want), f"columns of {relation} are {have}, expected {list(want)}"
 
 
 def owner_of(conn, relation: str) -> str:
-    return conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = %s", (_relid(conn, relation),)).fetchone()[0]
+    return _relation(conn, relation).owner
 
 
 # -- triggers and functions --------------------------------------------------------------
 def triggers_are(conn, table: str, want: dict[str, str]) -> None:
     """User triggers of ``table`` (not the internal ones behind foreign keys) and their
     definitions as pg_get_triggerdef prints them; each must also be enabled."""
-    rows = _rows(
-        conn,
-        "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal",
-        (_relid(conn, table),),
-    )
-    have = {name: definition for name, definition, _ in rows}
+    triggers = _relation(conn, table).triggers
+    have = {t.name: t.definition for t in triggers}
     set_diff(f"triggers on {table}", have, want)
     for name, definition in want.items():
         assert have[name] == definition, f"trigger {name} is {have[name]!r}, expected {definition!r}"
-    disabled = [name for name, _, enabled in rows if enabled == "D"]
+    disabled = [t.name for t in triggers if t.enabled == "D"]
     assert not disabled, f"triggers on {table} are disabled: {disabled}"
 
 
 def has_function(conn, signature: str, returns: str, schema: str = SCHEMA) -> None:
     """``signature`` like 'pii_key_paths(jsonb)' exists in ``schema`` and returns ``returns``."""
-    row = conn.execute(
-        "SELECT format_type(prorettype, NULL) FROM pg_proc WHERE oid = to_regprocedure(%s)",
-        (f"{schema}.{signature}",),
-    ).fetchone()
-    assert row is not None, f"function {schema}.{signature} does not exist"
-    assert row[0] == returns, f"function {signature} returns {row[0]}, expected {returns}"
+    result = catalog.function_result(conn, signature, schema)
+    assert result is not None, f"function {schema}.{signature} does not exist"
+    assert result == returns, f"function {signature} returns {result}, expected {returns}"
