@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from attribution_db import PROJECT_ROOT
+from attribution_db import PROJECT_ROOT, catalog
 from checks.contract import RECONCILIATION_STATES
 
 MAPPING_FILE = PROJECT_ROOT / "docs" / "contract_schema_mapping.yaml"
@@ -44,25 +44,20 @@ def api_fields(mapping: dict) -> dict[str, dict[str, str]]:
     }
 
 
+def _relation(conn, relation: str):
+    return catalog.read_relations(conn, "public", only=[relation]).get(relation)
+
+
 def relation_kind(conn, relation: str) -> str | None:
-    row = conn.execute(
-        "SELECT relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = %s",
-        (relation,),
-    ).fetchone()
-    return row[0] if row else None
+    rel = _relation(conn, relation)
+    return rel.kind if rel else None
 
 
 def column_type(conn, qualified: str) -> str | None:
     """format_type of ``relation.column`` in schema public, or None when it does not exist."""
     relation, column = qualified.split(".", 1)
-    row = conn.execute(
-        "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid "
-        "WHERE c.relnamespace = 'public'::regnamespace AND c.relname = %s AND a.attname = %s "
-        "AND a.attnum > 0 AND NOT a.attisdropped",
-        (relation, column),
-    ).fetchone()
-    return row[0] if row else None
+    rel = _relation(conn, relation)
+    return next((c.type for c in rel.columns if c.name == column), None) if rel else None
 
 
 def base_type(pg_type: str) -> str:
@@ -72,15 +67,10 @@ def base_type(pg_type: str) -> str:
 def check_constraint_values(conn, qualified: str) -> tuple[str, list[str]]:
     """The column a ``col IN (...)`` check constraint tests, and the values it allows."""
     table, name = qualified.split(".", 1)
-    row = conn.execute(
-        "SELECT pg_get_constraintdef(con.oid) FROM pg_constraint con "
-        "JOIN pg_class c ON c.oid = con.conrelid "
-        "WHERE c.relnamespace = 'public'::regnamespace AND c.relname = %s AND con.conname = %s "
-        "AND con.contype = 'c'",
-        (table, name),
-    ).fetchone()
-    assert row, f"check constraint {name} on {table} does not exist"
-    definition = row[0]
+    rel = _relation(conn, table)
+    found = [c.definition for c in (rel.constraints if rel else []) if c.name == name and c.kind == "c"]
+    assert found, f"check constraint {name} on {table} does not exist"
+    definition = found[0]
     column = re.match(r"CHECK \(+(\w+)\)?(::\w+)? = ANY", definition)
     assert column, f"{name} is not of the form `column IN (...)`: {definition}"
     values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", definition)]
