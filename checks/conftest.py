@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from attribution_db import PROJECT_ROOT, dburl
+from attribution_db import dburl
 from attribution_db.cluster import Cluster, throwaway_cluster
 from checks import rows
 from checks.cli import run_cli

@@ -11,10 +11,8 @@ docs/writing-data.md (bench/scripts/payload_guard.py prints them).
 from __future__ import annotations
 
 import json
-import time
 import unicodedata
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import rows
+from checks.payloads import ATTACKS, CHECK_VIOLATION, attack, deep, many_pii_keys
 from checks.pgtap import lives_ok, results_eq, throws_ok
-from checks.payloads import ATTACKS, CHECK_VIOLATION, STACK_DEPTH, attack, deep, many_keys, many_pii_keys, vmhwm_kb
 from checks.rows import begin_as
 
 GUARDED = ("attribution_events", "dead_events")

@@ -27,7 +27,6 @@ from pathlib import Path
 import psycopg
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
-from attribution_db.catalog import ROLES as APP_ROLES
 from attribution_db.catalog import SCHEMA, Relation, read_schema
 from attribution_db.catalog import Schema as Catalog
 
