@@ -2,8 +2,12 @@
 leads somewhere, a performance page that opens with a one-screen summary, and yoyo pinned
 exactly (migrate.py uses yoyo functions outside its documented API).
 
+Also: yoyo's bookkeeping tables are listed once (``attribution_db.catalog.YOYO_TABLES``),
+and that list names exactly the tables yoyo makes.
+
 Mutations killed: readme-links-a-missing-page (a README link to a page that does not
-exist), yoyo-pinned-to-a-range (pyproject.toml lets pip pick another yoyo release).
+exist), yoyo-pinned-to-a-range (pyproject.toml lets pip pick another yoyo release),
+yoyo-tables-spelled-again (snapshot.py with its own copy of the list).
 """
 
 from __future__ import annotations
@@ -111,3 +115,23 @@ def test_yoyo_is_pinned_exactly():
     assert re.fullmatch(r"yoyo-migrations==\d+(\.\d+)*", yoyo[0].replace(" ", "")), (
         f"{yoyo[0]}: migrate.py uses yoyo internals, so pin one release (==) and upgrade deliberately"
     )
+
+
+def test_yoyo_tables_are_listed_once_and_exactly(catalog):
+    """``attribution_db.catalog.YOYO_TABLES`` is the one list of yoyo's bookkeeping tables
+    (the catalog layer, the fingerprint, the docs and the snapshot leave them out through it),
+    and it names exactly the tables yoyo made in a migrated database."""
+    from attribution_db.catalog import YOYO_TABLES
+
+    made = {row[0] for row in catalog.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' "
+        "AND relname ~ '^_?yoyo'").fetchall()}  # fmt: skip
+    assert made == set(YOYO_TABLES), f"yoyo made {sorted(made)}; catalog.YOYO_TABLES says {sorted(YOYO_TABLES)}"
+    spelled = [
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("src", "checks", "bench")
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py"))
+        if "_yoyo_version" in path.read_text(encoding="utf-8")
+        and path.resolve() not in (PROJECT_ROOT / "src/attribution_db/catalog.py", Path(__file__).resolve())
+    ]
+    assert not spelled, f"the list of yoyo's tables spelled again in {spelled}: use catalog.YOYO_TABLES"
