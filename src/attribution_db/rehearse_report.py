@@ -50,7 +50,7 @@ def plot(result: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     limit = result["standard"]["max_write_stall_s"]
-    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(11, 1.2 + 0.28 * len(result["range"]["migrations"])))
+    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(12, 1.4 + 0.28 * len(result["range"]["migrations"])))
     for ax, direction in zip(axes, ("rollback", "apply")):
         steps = [s for s in result["steps"] if s["direction"] == direction]
         steps.sort(key=lambda s: s["migration"])
@@ -69,7 +69,8 @@ def plot(result: dict, out: Path) -> None:
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"Migrations under load, {result['scale']} scale ({result['counts']['attribution_events']:,} events); "
                  f"dashed: the {limit:g} s write-wait standard", fontsize=10)  # fmt: skip
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.25, right=0.98, wspace=0.05, top=1 - 0.9 / fig.get_figheight(),
+                        bottom=0.55 / fig.get_figheight())  # fmt: skip
     fig.savefig(out, dpi=90)
     plt.close(fig)
 
