@@ -102,8 +102,10 @@ def _state(conn) -> dict:
     return out
 
 
-def _loss(before: dict, after: dict) -> str | None:
-    """Why the state ``after`` a rollback is not rehearsable, or None."""
+def _loss(before: dict, after: dict, deleted_before: dict[str, int]) -> str | None:
+    """Why the state ``after`` a rollback is not rehearsable, or None. ``before``: the state
+    before the probe; ``deleted_before``: the transaction's delete counters just before this
+    rollback (they are not undone by ROLLBACK TO SAVEPOINT)."""
     if after["roles"] != before["roles"]:
         return f"drops role(s) {', '.join(sorted(before['roles'] - after['roles']))}"
     for table, was in before["tables"].items():
@@ -114,7 +116,7 @@ def _loss(before: dict, after: dict) -> str | None:
             return f"drops seeded table {table}"
         if was["columns"] - now["columns"]:
             return f"drops column(s) {', '.join(f'{table}.{c}' for c in sorted(was['columns'] - now['columns']))}"
-        if now["deleted"] > was["deleted"] or (was["has_rows"] and not now["has_rows"]):
+        if now["deleted"] > deleted_before.get(table, 0) or (was["has_rows"] and not now["has_rows"]):
             return f"deletes seeded rows of {table}"
         if now["rls"] != was["rls"] or now["policies"] != was["policies"]:
             return f"changes the row-level security of {table}"
@@ -167,10 +169,11 @@ def probe(url: str, newest_first: list, count: int | None, log=print) -> tuple[l
                     skipped.append({"migration": migration.id,
                                     "reason": f"{', '.join(sorted(blocked))} depends on it and is not rehearsed"})  # fmt: skip
                     continue
+                deleted = {t: v["deleted"] for t, v in _state(conn)["tables"].items() if v}
                 conn.execute("SAVEPOINT probe")
                 try:
                     conn.execute(rollback_text(migration))
-                    reason = _loss(before, _state(conn))
+                    reason = _loss(before, _state(conn), deleted)
                 except psycopg.Error as exc:
                     conn.execute("ROLLBACK TO SAVEPOINT probe")
                     reason = f"fails in the probe: {dburl.first_line(exc)}"
@@ -418,7 +421,7 @@ def _locks_summary(samples: list[tuple], t0: float, t1: float, mine: set[int], p
 
 def summarise(step: Step, load: Load, sampler: Sampler, mine: set[int]) -> dict:
     blocking, waited = _locks_summary(sampler.samples, step.start, step.end, mine, load.pids)
-    landed = step.migration <= STANDARD_SINCE
+    landed = step.migration.split("_", 1)[0] <= STANDARD_SINCE
     write = _ops_summary(load.ops, "write", step.start, step.end)
     out = {
         "migration": step.migration, "direction": step.direction, "file": step.file,
