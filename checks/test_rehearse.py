@@ -21,11 +21,12 @@ from checks.conftest import assert_one_line_error, run_cli
 
 TINY = Scale("tiny", 2000, 1, 10, 10)
 TEST_ID = "209901010000_test_only"
+CONCURRENT_ID = "209812310000_test_concurrent_index"
 
 
-def write_test_migration(folder: Path, body: str, rollback: str = "SELECT 1;\n") -> Path:
+def write_test_migration(folder: Path, body: str, rollback: str = "SELECT 1;\n", depends: str | None = None) -> Path:
     """A migration newer than every real one, depending on the latest, in a folder of its own."""
-    latest = max(m.id for m in load())
+    latest = depends or max(m.id for m in load())
     (folder / f"{TEST_ID}.sql").write_text(f"-- written by checks/test_rehearse.py\n-- depends: {latest}\n{body}")
     (folder / f"{TEST_ID}.rollback.sql").write_text(f"-- written by checks/test_rehearse.py\n{rollback}")
     return folder
@@ -41,18 +42,33 @@ def seeded(make_database, extra: Path) -> tuple[str, Migrator]:
 
 
 def test_blocking_migration_is_named_and_landed_ones_reported(make_database, tmp_path):
-    """A new migration that holds SHARE on attribution_events for 1.5 s under load makes
-    the rehearsal exit 1 naming it, its write stall and the lock; the latest landed one is
-    measured in both directions and passes. Kills mutations rehearse-standard-ignored and
-    rehearse-sampler-blind (checks/mutations/rehearse.yaml)."""
-    folder = write_test_migration(tmp_path, "LOCK TABLE attribution_events IN SHARE MODE;\nSELECT pg_sleep(1.5);\n")
-    url, _ = seeded(make_database, folder)
+    """Under load, the latest landed migration, a new non-transactional CREATE INDEX
+    CONCURRENTLY (passes) and a new migration holding SHARE on attribution_events for 1.5 s
+    are each rolled back and applied again: the last is named with its write stall and its
+    lock (exit 1), the others pass or are reported. Kills mutations rehearse-standard-ignored,
+    rehearse-sampler-blind and rehearse-landed-newer-migrations, and
+    run-lock-holds-a-snapshot: the migration lock's session must hold no snapshot, or the
+    concurrent build waits for it forever (checks/mutations/rehearse.yaml)."""
     latest_landed = max(m.id for m in load())
-    result = rehearse.rehearse_database(url, count=2, extra_sources=(str(folder),), log=lambda line: None)
+    (tmp_path / f"{CONCURRENT_ID}.sql").write_text(
+        f"-- written by checks/test_rehearse.py\n-- depends: {latest_landed}\n-- transactional: false\n"
+        "SET lock_timeout = '20s';\n"  # a wait for an old snapshot fails (55P03) instead of hanging
+        "DROP INDEX CONCURRENTLY IF EXISTS idx_test_dead_events_ingested_at;\n"
+        "CREATE INDEX CONCURRENTLY idx_test_dead_events_ingested_at ON dead_events (ingested_at);\n"
+        "RESET lock_timeout;\n")  # fmt: skip
+    (tmp_path / f"{CONCURRENT_ID}.rollback.sql").write_text(
+        "-- transactional: false\nDROP INDEX CONCURRENTLY IF EXISTS idx_test_dead_events_ingested_at;\n")
+    folder = write_test_migration(tmp_path, "LOCK TABLE attribution_events IN SHARE MODE;\nSELECT pg_sleep(1.5);\n",
+                                  depends=CONCURRENT_ID)  # fmt: skip
+    url, _ = seeded(make_database, folder)
+    result = rehearse.rehearse_database(url, count=3, extra_sources=(str(folder),), log=lambda line: None)
     steps = {(s["migration"], s["direction"]): s for s in result["steps"]}
-    assert set(steps) == {(m, d) for m in (TEST_ID, latest_landed) for d in ("rollback", "apply")}
     assert [(s["migration"], s["direction"]) for s in result["steps"]] == [
-        (TEST_ID, "rollback"), (latest_landed, "rollback"), (latest_landed, "apply"), (TEST_ID, "apply")]
+        (TEST_ID, "rollback"), (CONCURRENT_ID, "rollback"), (latest_landed, "rollback"),
+        (latest_landed, "apply"), (CONCURRENT_ID, "apply"), (TEST_ID, "apply")]  # fmt: skip
+    for direction in ("rollback", "apply"):
+        concurrent = steps[(CONCURRENT_ID, direction)]
+        assert not concurrent["transactional"] and concurrent["meets_standard"], concurrent
     blocking = steps[(TEST_ID, "apply")]
     assert blocking["write"]["max_wait_s"] > rehearse.MAX_WRITE_STALL_S
     assert not blocking["meets_standard"] and not blocking["landed"]
@@ -64,7 +80,8 @@ def test_blocking_migration_is_named_and_landed_ones_reported(make_database, tmp
     assert landed["landed"] and landed["write"]["transactions"] > 0 and landed["read"]["transactions"] > 0
     assert result["load"]["totals"]["write"]["failed"] == 0, result["load"]["totals"]
     assert result["load"]["totals"]["read"]["failed"] == 0, result["load"]["totals"]
-    with psycopg.connect(url) as conn:  # everything applied again, the writes landed
+    with psycopg.connect(url) as conn:  # everything applied again, the index valid, the writes landed
+        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_test_dead_events_ingested_at'::regclass").fetchone() == (True,)
         assert Migrator(url, extra_sources=(str(folder),)).status().pending == []
         assert conn.execute("SELECT count(*) FROM attribution_events WHERE external_event_id LIKE 'rehearse-%'").fetchone()[0] > 0
 

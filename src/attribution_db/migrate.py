@@ -366,7 +366,11 @@ class _RunLock:
 
     def alive(self) -> bool:
         try:
-            self.conn.execute("SELECT 1")
+            # The simple query protocol (a client-side cursor): with the extended protocol the
+            # unnamed portal keeps this SELECT's snapshot, hence an xmin, until the transaction
+            # ends, and CREATE INDEX CONCURRENTLY waits for every older snapshot, so a
+            # non-transactional index build would wait for this session forever.
+            psycopg.ClientCursor(self.conn).execute("SELECT 1")
             return True
         except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
             return False

@@ -247,6 +247,7 @@ class Load:
         self.threads = [threading.Thread(target=self._loop, args=("write", k), daemon=True) for k in range(writers)]
         self.threads += [threading.Thread(target=self._loop, args=("read", k), daemon=True) for k in range(readers)]
         self.ready = threading.Barrier(len(self.threads) + 1)
+        self.error: str | None = None
 
     def _connect(self, kind: str) -> psycopg.Connection:
         # prepare_threshold=None: no server-side prepared statements, as behind PgBouncer
@@ -257,8 +258,17 @@ class Load:
         return conn
 
     def _loop(self, kind: str, k: int) -> None:
-        conn = self._connect(kind)
-        self.ready.wait()
+        try:
+            conn = self._connect(kind)
+        except (psycopg.Error, CliError) as exc:
+            self.error = f"a {kind}r could not connect: {dburl.first_line(exc)}"
+            self.ready.abort()
+            return
+        try:
+            self.ready.wait()
+        except threading.BrokenBarrierError:
+            conn.close()
+            return
         i = 0
         while not self.stopping.is_set():
             ctx = self.contexts[(i + k) % len(self.contexts)]
@@ -307,7 +317,11 @@ class Load:
     def start(self) -> None:
         for t in self.threads:
             t.start()
-        self.ready.wait()
+        try:
+            self.ready.wait()
+        except threading.BrokenBarrierError:
+            self.stop()
+            raise CliError(self.error or "the load did not start") from None
 
     def stop(self) -> None:
         self.stopping.set()
