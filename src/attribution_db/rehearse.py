@@ -345,7 +345,7 @@ class Sampler:
               AND bl.objid IS NOT DISTINCT FROM wl.objid) AS held
     FROM pg_stat_activity AS w
     CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid)
-    LEFT JOIN pg_locks AS wl ON wl.pid = w.pid AND NOT wl.granted
+    JOIN pg_locks AS wl ON wl.pid = w.pid AND NOT wl.granted  -- granted meanwhile: not waiting
     WHERE w.datname = current_database() AND w.pid <> pg_backend_pid()
     """
 

@@ -30,8 +30,8 @@ def _locks(entry: dict) -> str:
         return "none seen"
     parts = []
     for b in entry["blocking_locks"][:3]:
-        who = " and ".join(f"{n} {w}" for n, w in ((b["blocked_writers"], "writer samples"), (b["blocked_readers"], "reader samples")) if n)
-        parts.append(f"{b['held']} on `{b['relation']}` ({who}, ~{b['seen_for_s']:g} s)")
+        who = " and ".join(f"{w} in {n} sample{'s' if n > 1 else ''}" for n, w in ((b["blocked_writers"], "writers"), (b["blocked_readers"], "readers")) if n)
+        parts.append(f"{b['held']} on `{b['relation']}` (blocked {who}, ~{b['seen_for_s']:g} s)")
     more = len(entry["blocking_locks"]) - 3
     return "; ".join(parts) + (f"; {more} more" if more > 0 else "")
 
