@@ -26,7 +26,7 @@ SQUAWK_ROLLBACK_EXCLUDED := $(SQUAWK_CONFIG_EXCLUDED),ban-drop-table,ban-drop-co
 
 export ATTRIBUTION_DB_PORT ?= 54329
 
-.PHONY: help venv migrate status rollback mark break-lock manifest schema verify refresh refresh-sidecar docs docs-check test check mutate lint-sql fix-sql db-start db-stop db-status psql bench bench-report clean
+.PHONY: help venv migrate status rollback mark break-lock manifest schema verify refresh refresh-sidecar docs docs-check test check mutate lint-sql fix-sql db-start db-stop db-status psql bench bench-report rehearse clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ bench: $(BENCH_STAMP) ## benchmark query paths, ingestion, refresh (SCALE=small|
 
 bench-report: $(BENCH_STAMP) ## rewrite docs/performance.md and its plot from bench/results/
 	@$(CLI) bench report
+
+rehearse: $(BENCH_STAMP) ## roll back and re-apply the latest migrations under load, measuring each (SCALE=, KEEP=1, N=)
+	@$(CLI) rehearse --scale $(SCALE) $(if $(KEEP),--keep) $(if $(N),--count $(N))
 
 clean: ## stop the local server and delete its data (make db-status says where) and .venv
 	@PYTHONPATH=src $(PYTHON) -m attribution_db.cluster remove

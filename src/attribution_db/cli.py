@@ -1,4 +1,4 @@
-"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|verify|refresh|docs|mutate|server|url|psql``.
+"""Command line: ``attribution-db migrate|status|rollback|mark|break-lock|manifest|schema|verify|refresh|docs|rehearse|mutate|server|url|psql``.
 
 Expected failures (no server binaries, a bad DATABASE_URL, a failing migration) print one
 line on stderr and exit with status 1 (``verify``: 2); nothing prints a traceback.
@@ -239,6 +239,19 @@ def cmd_psql(args) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_rehearse(args) -> int:
+    from attribution_db import rehearse
+
+    if args.report:
+        from attribution_db.rehearse_report import write_report
+
+        for path in write_report(rehearse.RESULTS):
+            print(f"wrote {path.relative_to(rehearse.PROJECT_ROOT)}")
+        return 0
+    code, _ = rehearse.run(args.scale, keep=args.keep, count=args.count, log=lambda line: print(line, flush=True))
+    return code
+
+
 def cmd_mutate(args) -> int:
     from attribution_db import mutate
 
@@ -299,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", default="small", help="small, medium or large (default small)")
     bench.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
     bench.set_defaults(func=cmd_bench)
+    rehearse = sub.add_parser("rehearse", help="roll back and re-apply the latest migrations of a loaded benchmark database, measuring each")
+    rehearse.add_argument("--scale", default="small", help="small, medium or large (default small)")
+    rehearse.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
+    rehearse.add_argument("--count", type=int, help="the latest N migrations (default: every one that can be)")
+    rehearse.add_argument("--report", action="store_true", help="only rewrite docs/migrations.md from bench/results/")
+    rehearse.set_defaults(func=cmd_rehearse)
     mutate = sub.add_parser("mutate", help="apply each schema mutation of checks/mutations/*.yaml and run its checks")
     mutate.add_argument("--only", help="comma-separated mutation ids (default: every entry)")
     mutate.add_argument("--jobs", type=int, default=2, help="mutants run at a time (default 2)")

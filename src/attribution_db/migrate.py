@@ -32,13 +32,14 @@ def sources() -> list[str]:
     return [str(PROJECT_ROOT / src) for src in listed]
 
 
-def load():
-    """Every migration of the project, in yoyo's order (dependencies honoured on apply)."""
-    return read_migrations(*sources())
+def load(extra_sources: tuple[str, ...] = ()):
+    """Every migration of the project (and of ``extra_sources``), in yoyo's order."""
+    return read_migrations(*sources(), *extra_sources)
 
 
 def relpath(migration) -> str:
-    return str(Path(migration.path).resolve().relative_to(PROJECT_ROOT))
+    path = Path(migration.path).resolve()
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 @contextlib.contextmanager
@@ -115,7 +116,7 @@ class Migrator:
     _held_lock: "_RunLock | None" = None
     lost_connection = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, extra_sources: tuple[str, ...] = ()) -> None:
         self.url = url
         dburl.parse(url)
         logging.getLogger("yoyo").setLevel(logging.WARNING)
@@ -131,7 +132,7 @@ class Migrator:
         # exempt: yoyo's connection is in autocommit mode, so this SET lasts for the session.
         self.backend.execute("SET idle_in_transaction_session_timeout = 0")
         self.backend.connection.add_notice_handler(_print_warning)
-        self.migrations = load()
+        self.migrations = load(tuple(extra_sources))
 
     def status(self) -> Status:
         with _RunLock(self.url, wait=0) as held:
@@ -177,6 +178,17 @@ class Migrator:
                 self._run(migration, "rollback", report)
                 done.append(migration.id)
         return done
+
+    def run_one(self, migration_id: str, direction: str, report=print) -> None:
+        """Apply or roll back exactly this migration, whatever else is applied (make rehearse:
+        the caller keeps dependencies in order, rolling back dependants first)."""
+        with self._lock():
+            migration = {m.id: m for m in self.migrations}[migration_id]
+            applied = {m.id for m in self.backend.to_rollback(self.migrations)}
+            if (direction == "apply") == (migration_id in applied):
+                state = "already applied" if migration_id in applied else "not applied"
+                raise CliError(f"cannot {direction} {migration_id}: it is {state}")
+            self._run(migration, direction, report)
 
     def mark(self, migration_id: str) -> str:
         """Record a pending migration as applied without running it (after a killed run)."""
@@ -354,7 +366,11 @@ class _RunLock:
 
     def alive(self) -> bool:
         try:
-            self.conn.execute("SELECT 1")
+            # The simple query protocol (a client-side cursor): with the extended protocol the
+            # unnamed portal keeps this SELECT's snapshot, hence an xmin, until the transaction
+            # ends, and CREATE INDEX CONCURRENTLY waits for every older snapshot, so a
+            # non-transactional index build would wait for this session forever.
+            psycopg.ClientCursor(self.conn).execute("SELECT 1")
             return True
         except (psycopg.Error, CliError):  # dburl.connect reports a refused connection as CliError
             return False
