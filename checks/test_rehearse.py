@@ -17,7 +17,7 @@ from psycopg import sql
 from attribution_db import rehearse
 from attribution_db.bench.seed import Scale, seed
 from attribution_db.migrate import Migrator, load
-from checks.conftest import assert_one_line_error, run_cli
+from checks.cli import assert_one_line_error, run_cli
 
 TINY = Scale("tiny", 2000, 1, 10, 10)
 TEST_ID = "209901010000_test_only"
