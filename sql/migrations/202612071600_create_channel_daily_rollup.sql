@@ -11,25 +11,25 @@ SET LOCAL statement_timeout = '60s';
 
 CREATE TABLE rollup_channel_daily (
     tenant_id uuid NOT NULL,
-    day date NOT NULL,
+    utc_day date NOT NULL,
     channel text NOT NULL,
     allocations bigint NOT NULL,
     allocated_revenue_cents bigint NOT NULL,
-    CONSTRAINT rollup_channel_daily_pkey PRIMARY KEY (tenant_id, day, channel),
+    CONSTRAINT rollup_channel_daily_pkey PRIMARY KEY (tenant_id, utc_day, channel),
     CONSTRAINT rollup_channel_daily_tenant_id_fkey FOREIGN KEY (tenant_id)
     REFERENCES tenants (id) ON DELETE CASCADE
 );
 
 CREATE TABLE rollup_channel_daily_delta (
     tenant_id uuid NOT NULL,
-    day date NOT NULL,
+    utc_day date NOT NULL,
     channel text NOT NULL,
     allocations bigint NOT NULL,
     allocated_revenue_cents bigint NOT NULL
 );
 
 CREATE INDEX idx_rollup_channel_daily_delta_tenant_day
-ON rollup_channel_daily_delta (tenant_id, day);
+ON rollup_channel_daily_delta (tenant_id, utc_day);
 
 ALTER TABLE rollup_channel_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_channel_daily FORCE ROW LEVEL SECURITY;
@@ -56,7 +56,7 @@ Ownership: Attribution service
 Contract Mapping: Supports channel performance dashboards (issue 11)';
 COMMENT ON COLUMN rollup_channel_daily.tenant_id IS
 'Foreign key to tenants table. Tenant isolation.';
-COMMENT ON COLUMN rollup_channel_daily.day IS
+COMMENT ON COLUMN rollup_channel_daily.utc_day IS
 'UTC calendar day of attribution_allocations.created_at.';
 COMMENT ON COLUMN rollup_channel_daily.channel IS 'attribution_allocations.channel.';
 COMMENT ON COLUMN rollup_channel_daily.allocations IS
@@ -64,7 +64,7 @@ COMMENT ON COLUMN rollup_channel_daily.allocations IS
 COMMENT ON COLUMN rollup_channel_daily.allocated_revenue_cents IS
 'Sum of allocated_revenue_cents of those allocations, in cents (folded part).';
 COMMENT ON CONSTRAINT rollup_channel_daily_pkey ON rollup_channel_daily IS
-'Primary key on (tenant_id, day, channel): one row per group.';
+'Primary key on (tenant_id, utc_day, channel): one row per group.';
 COMMENT ON INDEX rollup_channel_daily_pkey IS
 'Unique index backing rollup_channel_daily_pkey; serves a tenant''s day-range reads.';
 COMMENT ON CONSTRAINT rollup_channel_daily_tenant_id_fkey ON rollup_channel_daily IS
@@ -79,7 +79,7 @@ Data Class: Non-PII
 Ownership: Attribution service';
 COMMENT ON COLUMN rollup_channel_daily_delta.tenant_id IS
 'Tenant of the changed allocations. Tenant isolation.';
-COMMENT ON COLUMN rollup_channel_daily_delta.day IS
+COMMENT ON COLUMN rollup_channel_daily_delta.utc_day IS
 'UTC calendar day of attribution_allocations.created_at.';
 COMMENT ON COLUMN rollup_channel_daily_delta.channel IS 'attribution_allocations.channel.';
 COMMENT ON COLUMN rollup_channel_daily_delta.allocations IS
@@ -87,6 +87,6 @@ COMMENT ON COLUMN rollup_channel_daily_delta.allocations IS
 COMMENT ON COLUMN rollup_channel_daily_delta.allocated_revenue_cents IS
 'Signed change of the allocated cents.';
 COMMENT ON INDEX idx_rollup_channel_daily_delta_tenant_day IS
-'Index on (tenant_id, day): readers add one tenant''s unfolded deltas.';
+'Index on (tenant_id, utc_day): readers add one tenant''s unfolded deltas.';
 COMMENT ON POLICY tenant_isolation_policy ON rollup_channel_daily_delta IS
 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';

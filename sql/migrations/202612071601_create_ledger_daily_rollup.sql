@@ -11,19 +11,19 @@ SET LOCAL statement_timeout = '60s';
 
 CREATE TABLE rollup_ledger_daily (
     tenant_id uuid NOT NULL,
-    day date NOT NULL,
+    utc_day date NOT NULL,
     ledger_rows bigint NOT NULL,
     verified_rows bigint NOT NULL,
     verified_revenue_cents bigint NOT NULL,
     unverified_revenue_cents bigint NOT NULL,
-    CONSTRAINT rollup_ledger_daily_pkey PRIMARY KEY (tenant_id, day),
+    CONSTRAINT rollup_ledger_daily_pkey PRIMARY KEY (tenant_id, utc_day),
     CONSTRAINT rollup_ledger_daily_tenant_id_fkey FOREIGN KEY (tenant_id)
     REFERENCES tenants (id) ON DELETE CASCADE
 );
 
 CREATE TABLE rollup_ledger_daily_delta (
     tenant_id uuid NOT NULL,
-    day date NOT NULL,
+    utc_day date NOT NULL,
     ledger_rows bigint NOT NULL,
     verified_rows bigint NOT NULL,
     verified_revenue_cents bigint NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE rollup_ledger_daily_delta (
 );
 
 CREATE INDEX idx_rollup_ledger_daily_delta_tenant_day
-ON rollup_ledger_daily_delta (tenant_id, day);
+ON rollup_ledger_daily_delta (tenant_id, utc_day);
 
 ALTER TABLE rollup_ledger_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_ledger_daily FORCE ROW LEVEL SECURITY;
@@ -59,7 +59,8 @@ Ownership: Reconciliation service
 Contract Mapping: Supports revenue dashboards and mv_realtime_revenue (issue 11)';
 COMMENT ON COLUMN rollup_ledger_daily.tenant_id IS
 'Foreign key to tenants table. Tenant isolation.';
-COMMENT ON COLUMN rollup_ledger_daily.day IS 'UTC calendar day of revenue_ledger.created_at.';
+COMMENT ON COLUMN rollup_ledger_daily.utc_day IS
+'UTC calendar day of revenue_ledger.created_at.';
 COMMENT ON COLUMN rollup_ledger_daily.ledger_rows IS
 'Number of ledger rows of the tenant and day (folded part).';
 COMMENT ON COLUMN rollup_ledger_daily.verified_rows IS
@@ -69,7 +70,7 @@ COMMENT ON COLUMN rollup_ledger_daily.verified_revenue_cents IS
 COMMENT ON COLUMN rollup_ledger_daily.unverified_revenue_cents IS
 'Sum of revenue_cents of the unverified rows, in cents (folded part).';
 COMMENT ON CONSTRAINT rollup_ledger_daily_pkey ON rollup_ledger_daily IS
-'Primary key on (tenant_id, day): one row per group.';
+'Primary key on (tenant_id, utc_day): one row per group.';
 COMMENT ON INDEX rollup_ledger_daily_pkey IS
 'Unique index backing rollup_ledger_daily_pkey; serves a tenant''s day-range reads.';
 COMMENT ON CONSTRAINT rollup_ledger_daily_tenant_id_fkey ON rollup_ledger_daily IS
@@ -84,7 +85,7 @@ Data Class: Non-PII
 Ownership: Reconciliation service';
 COMMENT ON COLUMN rollup_ledger_daily_delta.tenant_id IS
 'Tenant of the changed ledger rows. Tenant isolation.';
-COMMENT ON COLUMN rollup_ledger_daily_delta.day IS
+COMMENT ON COLUMN rollup_ledger_daily_delta.utc_day IS
 'UTC calendar day of revenue_ledger.created_at.';
 COMMENT ON COLUMN rollup_ledger_daily_delta.ledger_rows IS 'Signed change of the row count.';
 COMMENT ON COLUMN rollup_ledger_daily_delta.verified_rows IS
@@ -94,6 +95,6 @@ COMMENT ON COLUMN rollup_ledger_daily_delta.verified_revenue_cents IS
 COMMENT ON COLUMN rollup_ledger_daily_delta.unverified_revenue_cents IS
 'Signed change of the unverified cents.';
 COMMENT ON INDEX idx_rollup_ledger_daily_delta_tenant_day IS
-'Index on (tenant_id, day): readers add one tenant''s unfolded deltas.';
+'Index on (tenant_id, utc_day): readers add one tenant''s unfolded deltas.';
 COMMENT ON POLICY tenant_isolation_policy ON rollup_ledger_daily_delta IS
 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';

@@ -21,7 +21,7 @@ BEGIN
         DELETE FROM rollup_channel_daily;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO rollup_channel_daily_delta (
-            tenant_id, day, channel, allocations, allocated_revenue_cents
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
         )
         SELECT
             n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date, n.channel,
@@ -30,7 +30,7 @@ BEGIN
         GROUP BY 1, 2, 3;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_channel_daily_delta (
-            tenant_id, day, channel, allocations, allocated_revenue_cents
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
         )
         SELECT
             o.tenant_id, (o.created_at AT TIME ZONE 'UTC')::date, o.channel,
@@ -39,12 +39,12 @@ BEGIN
         GROUP BY 1, 2, 3;
     ELSE
         INSERT INTO rollup_channel_daily_delta (
-            tenant_id, day, channel, allocations, allocated_revenue_cents
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
         )
-        SELECT c.tenant_id, c.day, c.channel, sum(c.n), sum(c.cents)
+        SELECT c.tenant_id, c.utc_day, c.channel, sum(c.n), sum(c.cents)
         FROM (
             SELECT
-                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS day, n.channel,
+                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS utc_day, n.channel,
                 1 AS n, n.allocated_revenue_cents::bigint AS cents
             FROM new_rows AS n
             UNION ALL
@@ -71,7 +71,7 @@ BEGIN
         DELETE FROM rollup_ledger_daily;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO rollup_ledger_daily_delta (
-            tenant_id, day, ledger_rows, verified_rows,
+            tenant_id, utc_day, ledger_rows, verified_rows,
             verified_revenue_cents, unverified_revenue_cents
         )
         SELECT
@@ -83,7 +83,7 @@ BEGIN
         GROUP BY 1, 2;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_ledger_daily_delta (
-            tenant_id, day, ledger_rows, verified_rows,
+            tenant_id, utc_day, ledger_rows, verified_rows,
             verified_revenue_cents, unverified_revenue_cents
         )
         SELECT
@@ -95,13 +95,13 @@ BEGIN
         GROUP BY 1, 2;
     ELSE
         INSERT INTO rollup_ledger_daily_delta (
-            tenant_id, day, ledger_rows, verified_rows,
+            tenant_id, utc_day, ledger_rows, verified_rows,
             verified_revenue_cents, unverified_revenue_cents
         )
-        SELECT c.tenant_id, c.day, sum(c.n), sum(c.v), sum(c.vc), sum(c.uc)
+        SELECT c.tenant_id, c.utc_day, sum(c.n), sum(c.v), sum(c.vc), sum(c.uc)
         FROM (
             SELECT
-                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS day, 1 AS n,
+                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS utc_day, 1 AS n,
                 CASE WHEN n.is_verified THEN 1 ELSE 0 END AS v,
                 CASE WHEN n.is_verified THEN n.revenue_cents ELSE 0 END::bigint AS vc,
                 CASE WHEN n.is_verified THEN 0 ELSE n.revenue_cents END::bigint AS uc
@@ -160,23 +160,29 @@ FOR EACH STATEMENT EXECUTE FUNCTION rollup_ledger_delta();
 SET LOCAL statement_timeout = '30min';
 
 INSERT INTO rollup_channel_daily (
-    tenant_id, day, channel, allocations, allocated_revenue_cents
+    tenant_id, utc_day, channel, allocations, allocated_revenue_cents
 )
 SELECT
-    a.tenant_id, (a.created_at AT TIME ZONE 'UTC')::date, a.channel,
-    count(*), sum(a.allocated_revenue_cents)
+    a.tenant_id,
+    (a.created_at AT TIME ZONE 'UTC')::date AS utc_day,
+    a.channel,
+    count(*) AS allocations,
+    sum(a.allocated_revenue_cents) AS allocated_revenue_cents
 FROM attribution_allocations AS a
 GROUP BY 1, 2, 3;
 
 INSERT INTO rollup_ledger_daily (
-    tenant_id, day, ledger_rows, verified_rows,
+    tenant_id, utc_day, ledger_rows, verified_rows,
     verified_revenue_cents, unverified_revenue_cents
 )
 SELECT
-    l.tenant_id, (l.created_at AT TIME ZONE 'UTC')::date, count(*),
-    count(*) FILTER (WHERE l.is_verified),
-    coalesce(sum(l.revenue_cents) FILTER (WHERE l.is_verified), 0),
+    l.tenant_id,
+    (l.created_at AT TIME ZONE 'UTC')::date AS utc_day,
+    count(*) AS ledger_rows,
+    count(*) FILTER (WHERE l.is_verified) AS verified_rows,
+    coalesce(sum(l.revenue_cents) FILTER (WHERE l.is_verified), 0) AS verified_revenue_cents,
     coalesce(sum(l.revenue_cents) FILTER (WHERE NOT l.is_verified), 0)
+        AS unverified_revenue_cents
 FROM revenue_ledger AS l
 GROUP BY 1, 2;
 

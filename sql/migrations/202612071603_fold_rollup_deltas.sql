@@ -60,56 +60,57 @@ BEGIN
         IF target = 'rollup_channel_daily' THEN
             WITH taken AS (
                 DELETE FROM rollup_channel_daily_delta
-                RETURNING tenant_id, day, channel, allocations, allocated_revenue_cents
+                RETURNING tenant_id, utc_day, channel, allocations, allocated_revenue_cents
             ),
             summed AS (
                 SELECT
-                    t.tenant_id, t.day, t.channel, sum(t.allocations)::bigint AS allocations,
+                    t.tenant_id, t.utc_day, t.channel, sum(t.allocations)::bigint AS allocations,
                     sum(t.allocated_revenue_cents)::bigint AS cents
                 FROM taken AS t
                 WHERE EXISTS (SELECT FROM tenants AS tn WHERE tn.id = t.tenant_id)
-                GROUP BY t.tenant_id, t.day, t.channel
+                GROUP BY t.tenant_id, t.utc_day, t.channel
                 HAVING sum(t.allocations) <> 0 OR sum(t.allocated_revenue_cents) <> 0
             ),
             upserted AS (
                 INSERT INTO rollup_channel_daily AS r (
-                    tenant_id, day, channel, allocations, allocated_revenue_cents
+                    tenant_id, utc_day, channel, allocations, allocated_revenue_cents
                 )
-                SELECT s.tenant_id, s.day, s.channel, s.allocations, s.cents FROM summed AS s
+                SELECT s.tenant_id, s.utc_day, s.channel, s.allocations, s.cents FROM summed AS s
                 ON CONFLICT ON CONSTRAINT rollup_channel_daily_pkey DO UPDATE
                     SET
                         allocations = r.allocations + excluded.allocations,
                         allocated_revenue_cents
                         = r.allocated_revenue_cents + excluded.allocated_revenue_cents
-                RETURNING r.tenant_id, r.day, r.channel, r.allocations, r.allocated_revenue_cents
+                RETURNING
+                    r.tenant_id, r.utc_day, r.channel, r.allocations, r.allocated_revenue_cents
             )
             SELECT
                 (SELECT count(*) FROM taken),
-                array_agg(u.tenant_id), array_agg(u.day), array_agg(u.channel)
+                array_agg(u.tenant_id), array_agg(u.utc_day), array_agg(u.channel)
             INTO moved, zero_tenants, zero_days, zero_channels
             FROM upserted AS u
             WHERE u.allocations = 0 AND u.allocated_revenue_cents = 0;
             DELETE FROM rollup_channel_daily AS r
-            USING unnest(zero_tenants, zero_days, zero_channels) AS z (tenant_id, day, channel)
+            USING unnest(zero_tenants, zero_days, zero_channels) AS z (tenant_id, utc_day, channel)
             WHERE
-                r.tenant_id = z.tenant_id AND r.day = z.day AND r.channel = z.channel
+                r.tenant_id = z.tenant_id AND r.utc_day = z.utc_day AND r.channel = z.channel
                 AND r.allocations = 0 AND r.allocated_revenue_cents = 0;
         ELSE
             WITH taken AS (
                 DELETE FROM rollup_ledger_daily_delta
-                RETURNING tenant_id, day, ledger_rows, verified_rows,
+                RETURNING tenant_id, utc_day, ledger_rows, verified_rows,
                 verified_revenue_cents, unverified_revenue_cents
             ),
             summed AS (
                 SELECT
-                    t.tenant_id, t.day,
+                    t.tenant_id, t.utc_day,
                     sum(t.ledger_rows)::bigint AS ledger_rows,
                     sum(t.verified_rows)::bigint AS verified_rows,
                     sum(t.verified_revenue_cents)::bigint AS vc,
                     sum(t.unverified_revenue_cents)::bigint AS uc
                 FROM taken AS t
                 WHERE EXISTS (SELECT FROM tenants AS tn WHERE tn.id = t.tenant_id)
-                GROUP BY t.tenant_id, t.day
+                GROUP BY t.tenant_id, t.utc_day
                 HAVING
                     sum(t.ledger_rows) <> 0 OR sum(t.verified_rows) <> 0
                     OR sum(t.verified_revenue_cents) <> 0
@@ -117,10 +118,10 @@ BEGIN
             ),
             upserted AS (
                 INSERT INTO rollup_ledger_daily AS r (
-                    tenant_id, day, ledger_rows, verified_rows,
+                    tenant_id, utc_day, ledger_rows, verified_rows,
                     verified_revenue_cents, unverified_revenue_cents
                 )
-                SELECT s.tenant_id, s.day, s.ledger_rows, s.verified_rows, s.vc, s.uc
+                SELECT s.tenant_id, s.utc_day, s.ledger_rows, s.verified_rows, s.vc, s.uc
                 FROM summed AS s
                 ON CONFLICT ON CONSTRAINT rollup_ledger_daily_pkey DO UPDATE
                     SET
@@ -130,16 +131,16 @@ BEGIN
                         = r.verified_revenue_cents + excluded.verified_revenue_cents,
                         unverified_revenue_cents
                         = r.unverified_revenue_cents + excluded.unverified_revenue_cents
-                RETURNING r.tenant_id, r.day, r.ledger_rows
+                RETURNING r.tenant_id, r.utc_day, r.ledger_rows
             )
             SELECT
-                (SELECT count(*) FROM taken), array_agg(u.tenant_id), array_agg(u.day)
+                (SELECT count(*) FROM taken), array_agg(u.tenant_id), array_agg(u.utc_day)
             INTO moved, zero_tenants, zero_days
             FROM upserted AS u
             WHERE u.ledger_rows = 0;
             DELETE FROM rollup_ledger_daily AS r
-            USING unnest(zero_tenants, zero_days) AS z (tenant_id, day)
-            WHERE r.tenant_id = z.tenant_id AND r.day = z.day AND r.ledger_rows = 0;
+            USING unnest(zero_tenants, zero_days) AS z (tenant_id, utc_day)
+            WHERE r.tenant_id = z.tenant_id AND r.utc_day = z.utc_day AND r.ledger_rows = 0;
         END IF;
         elapsed := round((extract(EPOCH FROM clock_timestamp() - started) * 1000)::numeric, 3);
         UPDATE rollup_folds AS f
