@@ -14,7 +14,7 @@ import pytest
 
 from checks import pgtap, rows
 from checks.conftest import run_cli
-from checks.contract import APP_ROLES, CURRENT_TENANT_VIEWS, MATERIALIZED_VIEWS, VIEW_GRANTS
+from checks.contract import APP_ROLES, CURRENT_TENANT_VIEWS, MATERIALIZED_VIEWS, ROLLUP_VIEWS, VIEW_GRANTS
 from checks.pgtap import throws_ok
 
 REFRESH_ALL = "SELECT view_name, refreshed, refresh_mode FROM refresh_read_models(force => true)"
@@ -78,7 +78,7 @@ def test_materialized_view_owner_bypasses_rls(catalog, view):
 
 
 def test_current_tenant_views_are(catalog):
-    pgtap.relations_are(catalog, "v", CURRENT_TENANT_VIEWS)
+    pgtap.relations_are(catalog, "v", [*CURRENT_TENANT_VIEWS, *ROLLUP_VIEWS])
 
 
 @pytest.mark.parametrize("view", CURRENT_TENANT_VIEWS)
@@ -236,7 +236,8 @@ def test_why_the_refusal_matters_an_rls_bound_owner_sees_one_tenant(db):
     for t in (a, b):
         rows.insert(db, "revenue_ledger", tenant_id=t)
     db.execute("CREATE ROLE read_model_owner_bound_by_rls NOLOGIN")
-    db.execute("GRANT SELECT ON revenue_ledger TO read_model_owner_bound_by_rls")
+    db.execute("GRANT SELECT ON revenue_ledger, rollup_ledger_daily, rollup_ledger_daily_delta "
+               "TO read_model_owner_bound_by_rls")
     db.execute("ALTER MATERIALIZED VIEW mv_realtime_revenue OWNER TO read_model_owner_bound_by_rls")
     db.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(a)])
     db.execute("REFRESH MATERIALIZED VIEW mv_realtime_revenue")
@@ -246,7 +247,8 @@ def test_why_the_refusal_matters_an_rls_bound_owner_sees_one_tenant(db):
 def test_refresh_accepts_a_bypassrls_owner(db, tenant):
     rows.insert(db, "revenue_ledger", tenant_id=tenant)
     db.execute("CREATE ROLE read_model_owner_bypassing_rls NOLOGIN BYPASSRLS")
-    db.execute("GRANT SELECT ON revenue_ledger TO read_model_owner_bypassing_rls")
+    db.execute("GRANT SELECT ON revenue_ledger, rollup_ledger_daily, rollup_ledger_daily_delta "
+               "TO read_model_owner_bypassing_rls")
     db.execute("ALTER MATERIALIZED VIEW mv_realtime_revenue OWNER TO read_model_owner_bypassing_rls")
     # REFRESH ... CONCURRENTLY builds its diff in a temp table, as the view's owner, and TEMP
     # is no longer PUBLIC's (202611281400): an owner of the views that does not own the
