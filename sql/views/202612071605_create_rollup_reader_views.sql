@@ -4,7 +4,7 @@
 -- (202511131202) they run with the owner's rights, filter on app.current_tenant_id, fail
 -- closed without it, and are security_barrier; app_rw and app_ro get SELECT. Groups whose
 -- count is zero (every row deleted, not folded yet) are left out, as an aggregate would.
--- depends: 202612071603_fold_rollup_deltas 202611281503_single_flight_on_a_row_lock
+-- depends: 202612071604_build_realtime_revenue_from_rollups
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
