@@ -3,7 +3,7 @@
 -- (freshness 0 s: a committed write is in the next read). Like the current-tenant views
 -- (202511131202) they run with the owner's rights, filter on app.current_tenant_id, fail
 -- closed without it, and are security_barrier; app_rw and app_ro get SELECT. Groups whose
--- count is zero (every row deleted, not folded yet) are left out, as an aggregate would.
+-- count is not positive (every row deleted, or a deleted tenant's last deltas) are left out.
 -- depends: 202612071604_build_realtime_revenue_from_rollups
 
 SET LOCAL lock_timeout = '5s';
@@ -35,7 +35,7 @@ FROM (
 ) AS u
 WHERE u.tenant_id = current_setting('app.current_tenant_id')::uuid
 GROUP BY u.tenant_id, u.utc_day, u.channel
-HAVING sum(u.allocations) <> 0;
+HAVING sum(u.allocations) > 0;
 
 CREATE VIEW v_rollup_ledger_daily WITH (security_barrier = TRUE) AS
 SELECT
@@ -67,7 +67,7 @@ FROM (
 ) AS u
 WHERE u.tenant_id = current_setting('app.current_tenant_id')::uuid
 GROUP BY u.tenant_id, u.utc_day
-HAVING sum(u.ledger_rows) <> 0;
+HAVING sum(u.ledger_rows) > 0;
 
 REVOKE ALL ON v_rollup_channel_daily, v_rollup_ledger_daily FROM PUBLIC; -- noqa: CP02
 GRANT SELECT ON v_rollup_channel_daily, v_rollup_ledger_daily TO app_rw, app_ro;
