@@ -484,3 +484,23 @@ def test_property_rollups_equal_the_raw_aggregate_after_any_interleaving(world, 
             end(i, False)
         owner.execute("DELETE FROM tenants WHERE id = ANY(%s)", [tenants])
         owner.close()
+
+
+# == make verify ====================================================================================
+def test_verify_reports_rollup_drift_by_group(db, two):
+    """make verify compares rollup + delta with the raw aggregate. Kills: verify-ignores-rollup-drift."""
+    from attribution_db import verify
+
+    (a, ea), _ = two.items()
+    alloc(db, a, ea, channel="email", allocated_revenue_cents=5, created_at=BASE)
+    rows.insert(db, "revenue_ledger", tenant_id=a, revenue_cents=7, created_at=BASE)
+    notes: list[str] = []
+    assert verify.rollups(db, notes) == [], notes
+    db.execute("UPDATE rollup_channel_daily_delta SET allocated_revenue_cents = 6 WHERE tenant_id = %s", [a])
+    db.execute("INSERT INTO rollup_ledger_daily VALUES (%s, '2020-01-01', 1, 0, 0, 3)", [a])
+    found = verify.rollups(db, notes)
+    assert [(f.kind, f.object) for f in found] == [
+        ("rollups", f"rollup_channel_daily {a} {BASE.date()} email"),
+        ("rollups", f"rollup_ledger_daily {a} 2020-01-01"),
+    ]
+    assert "allocated_revenue_cents 6 (rollup + delta) != 5 (raw rows)" in found[0].message
