@@ -365,3 +365,44 @@ def as_tenant(conn, tenant_id, role: str = "app_ro") -> None:
         "SELECT set_config('role', %s, true), set_config('app.current_tenant_id', %s, true)",
         (role, str(tenant_id)),
     )
+
+
+# -- the dashboard rollups (issue 11, docs/rollups.md) -------------------------------------
+# Read as app_ro through the reader views (rollup + unfolded deltas of the current tenant).
+# They have no owner twin (the views read app.current_tenant_id themselves): the RLS ratio
+# of these paths is not measured here.
+def _anchor_day(ctx: dict, i: int) -> dict:
+    return {"anchor": ctx["anchor"]}
+
+
+def _channel_totals(days: int) -> Path:
+    return Path(
+        f"rollup_channel_totals_{days}d", f"channel totals over {days} days (rollup view)", "rollup",
+        "v_rollup_channel_daily",
+        "channel, sum(allocations) AS allocations, sum(allocated_revenue_cents) AS revenue_cents",
+        (f"utc_day > (%(anchor)s AT TIME ZONE 'UTC')::date - {days}",),
+        "GROUP BY channel ORDER BY revenue_cents DESC",
+        "rollup_channel_daily_pkey", "rollup_channel_daily_pkey", _anchor_day,
+        requires=("v_rollup_channel_daily",),
+    )
+
+
+ROLLUP_PATHS: tuple[Path, ...] = (
+    _channel_totals(7),
+    _channel_totals(30),
+    _channel_totals(90),
+    Path(
+        "rollup_revenue_by_day_90d", "revenue by day over 90 days (rollup view)", "rollup",
+        "v_rollup_ledger_daily", "utc_day, revenue_cents, verified_revenue_cents, ledger_rows",
+        ("utc_day > (%(anchor)s AT TIME ZONE 'UTC')::date - 90",), "ORDER BY utc_day",
+        "rollup_ledger_daily_pkey", "rollup_ledger_daily_pkey", _anchor_day,
+        requires=("v_rollup_ledger_daily",),
+    ),
+    Path(
+        "rollup_ledger_total", "ledger total over the whole history (rollup view)", "rollup",
+        "v_rollup_ledger_daily",
+        "sum(revenue_cents) AS revenue_cents, sum(ledger_rows) = sum(verified_rows) AS verified",
+        (), "", "rollup_ledger_daily_pkey", "rollup_ledger_daily_pkey", _none,
+        requires=("v_rollup_ledger_daily",),
+    ),
+)
