@@ -1,12 +1,12 @@
 """Measure the rollup maintenance designs of decision 0005 against each other (issue 11).
 
-    .venv/bin/python bench/rollup_alternatives.py [SECONDS]     (default 5 per configuration)
+    .venv/bin/python bench/rollup_alternatives.py [SECONDS]     (default 3 per configuration)
 
 Uses DATABASE_URL when set, else the project's local server (`make db-start`, honouring
 ATTRIBUTION_DB_PORT). Creates a throwaway database, migrates it, gives one tenant 1,000
-events, then for each design ingests allocations as app_rw into that one tenant (one day,
-4 channels: the hot groups), single-row and batched (250 rows per transaction), with 1 and
-4 writers, each configuration for SECONDS. Designs, swapped in by replacing the trigger
+events, then for each design ingests allocations as app_rw into that one tenant (one day;
+single-row transactions all credit one channel, batched ones all four: the hot groups), single-row and batched (250 rows per transaction), with 1 and
+4 writers, each configuration for SECONDS, 3 rounds in rotating order (medians). Designs, swapped in by replacing the trigger
 function of the allocations (the shipped one is restored in between):
 
 - ``delta``: as shipped, statement triggers append pre-aggregated rows to the delta table;
@@ -19,6 +19,7 @@ Prints rows/s per configuration and the ratio to ``none``; the database is dropp
 
 from __future__ import annotations
 
+import statistics
 import sys
 import threading
 import time
@@ -46,6 +47,8 @@ END;
 $$
 """
 TRIGGER = "trg_attribution_allocations_rollup_insert"
+DESIGNS = ("delta", "upsert", "none")
+ROUNDS = 3
 CHANNELS = ("google_search", "facebook_ads", "email", "direct")
 INSERT = (
     "INSERT INTO attribution_allocations (tenant_id, event_id, channel, allocated_revenue_cents) "
@@ -64,7 +67,9 @@ def ingest(url: str, tenant, events: list, per_tx: int, writers: int, seconds: f
                 i = k
                 while not stop.is_set():
                     ev = [events[(i + j) % len(events)] for j in range(per_tx)]
-                    ch = [CHANNELS[(i + j) % len(CHANNELS)] for j in range(per_tx)]
+                    # single-row: every writer credits the same channel (the tenant's hottest group);
+                    # batched: every transaction touches all four channels of the day
+                    ch = [CHANNELS[(i + j) % len(CHANNELS)] if per_tx > 1 else CHANNELS[0] for j in range(per_tx)]
                     with conn.transaction():
                         conn.execute("SELECT set_config('role', 'app_rw', true), "
                                      "set_config('app.current_tenant_id', %s, true)", (str(tenant),))  # fmt: skip
@@ -104,15 +109,17 @@ def main(seconds: float) -> None:
             results: dict = {}
             for per_tx, mode in ((1, "single"), (250, "batch")):
                 for writers in (1, 4):
-                    row = {}
-                    for design in ("delta", "upsert", "none"):
-                        conn.execute(shipped)
-                        conn.execute(f"ALTER TABLE attribution_allocations ENABLE TRIGGER {TRIGGER}")
-                        if design == "upsert":
-                            conn.execute(UPSERT)
-                        elif design == "none":
-                            conn.execute(f"ALTER TABLE attribution_allocations DISABLE TRIGGER {TRIGGER}")
-                        row[design] = ingest(url, tenant, events, per_tx, writers, seconds)
+                    runs: dict = {d: [] for d in DESIGNS}
+                    for r in range(ROUNDS):  # the order rotates each round: no design always runs first
+                        for design in DESIGNS[r % 3:] + DESIGNS[:r % 3]:
+                            conn.execute(shipped)
+                            conn.execute(f"ALTER TABLE attribution_allocations ENABLE TRIGGER {TRIGGER}")
+                            if design == "upsert":
+                                conn.execute(UPSERT)
+                            elif design == "none":
+                                conn.execute(f"ALTER TABLE attribution_allocations DISABLE TRIGGER {TRIGGER}")
+                            runs[design].append(ingest(url, tenant, events, per_tx, writers, seconds))
+                    row = {d: statistics.median(v) for d, v in runs.items()}
                     conn.execute(shipped)
                     conn.execute(f"ALTER TABLE attribution_allocations ENABLE TRIGGER {TRIGGER}")
                     results[(mode, writers)] = row
@@ -124,4 +131,4 @@ def main(seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 3.0)
