@@ -2039,7 +2039,7 @@ CREATE VIEW public.v_rollup_channel_daily WITH (security_barrier='true') AS
            FROM public.rollup_channel_daily_delta d) u
   WHERE (u.tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)
   GROUP BY u.tenant_id, u.utc_day, u.channel
- HAVING (sum(u.allocations) <> (0)::numeric);
+ HAVING (sum(u.allocations) > (0)::numeric);
 
 --
 -- Name: VIEW v_rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
@@ -2106,7 +2106,7 @@ CREATE VIEW public.v_rollup_ledger_daily WITH (security_barrier='true') AS
            FROM public.rollup_ledger_daily_delta d) u
   WHERE (u.tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)
   GROUP BY u.tenant_id, u.utc_day
- HAVING (sum(u.ledger_rows) <> (0)::numeric);
+ HAVING (sum(u.ledger_rows) > (0)::numeric);
 
 --
 -- Name: VIEW v_rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
