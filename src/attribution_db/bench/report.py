@@ -478,7 +478,8 @@ def rollup_section(results: list[dict]) -> list[str]:
                 lines.append(f"| {r['scale']} | `{name}` | {label} | {c1['p50_ms']:.3f} | {c1['p95_ms']:.3f} | "
                              f"{c2['p95_ms']:.3f} | {c1['throughput_tps']:,.0f} |")
     lines += ["", "Ingest into the largest tenant (allocations and ledger rows in each transaction, 4 channels, one day: "
-              "the hot groups), each configuration for a fixed time; *without* disables the rollup insert triggers "
+              "the hot groups); per configuration 3 runs of a fixed time per side in alternating order, the median "
+              "run shown; *without* disables the rollup insert triggers "
               "on the bench database only. Single-row: 1 allocation + 1 ledger row per transaction; batched: "
               "250 + 250.", "",
               "| scale | run | with maintenance rows/s | without rows/s | ratio |", "|---|---|---|---|---|"]
