@@ -428,7 +428,35 @@ ROLLUP_INGEST_TARGET = 0.7
 
 
 #: Reasons and context for the issue 11 verdicts, written after the measured runs.
-ROLLUP_NOTES: list[str] = []
+ROLLUP_NOTES: list[str] = [
+    "Reasons and limits (2026-12-07; the figures are in the tables above and in *Dashboard rollups*):",
+    "",
+    "- **Reads** cost O(days × channels) of one tenant plus its unfolded deltas, whatever its row count: "
+    "the largest tenant's worst path stays near 1–2 ms p95 from 10k to 1M events. The windows are passed as a "
+    "`date` parameter; an expression such as `(now() AT TIME ZONE 'UTC')::date - 90` is not leakproof, cannot "
+    "pass the views' security barrier and sums the whole history first (7.4 ms p95 for the 90-day path in a "
+    "first medium run that also read unfolded seed deltas). 10M events was not run (time): the seed spans one "
+    "year, so the largest tenant's rollup holds at most 365 × 8 channel rows as at 1M, and the reads are "
+    "expected to stay where they are.",
+    "- **Freshness** is 0 s by construction: the reader views add the unfolded deltas, so the read after a "
+    "commit includes it (20 of 20 at every scale). The commit-to-visible figure is the latency of that one "
+    "read of the tenant's whole history.",
+    "- **Fold + refresh** cost O(delta rows since the last fold) + O(tenants × days), not O(raw rows). The "
+    "fold after the ingest runs moves what ~30 s of ingest appended; the sidecar folds every round (10 s). "
+    "A bulk load not folded as it goes is the expensive case: the 1M-event seed left 1,064,493 delta rows, "
+    "folded in 26 s (about 25 µs a row, holding no lock writers or readers wait for); fold after bulk loads. "
+    "At 1M events `mv_realtime_revenue`, now built from the ledger rollup, refreshed concurrently in a median "
+    "42 ms (95,826 rollup rows instead of 199,993 ledger rows; 77 ms when it read the ledger, issue 7's medium "
+    "run); the rollup grows with tenants × days, the ledger with rows (10M: 2M ledger rows, at most 365k rollup "
+    "rows). `mv_reconciliation_status` is unchanged (86 ms at 10M in issue 7's run).",
+    "- **Ingest**: the maintenance adds one INSERT of a few pre-aggregated rows per statement and never "
+    "waits on another writer. The issue states the target for 4 writers; 1-writer runs are shown for reference. "
+    "Single-row ratios swing widely between runs on this shared 2-core machine (load average 3–5 from other "
+    "work; the commit's fsync dominates a one-row transaction): single-row, 1 writer measured 1.19×, 0.68× "
+    "(small) and 0.57×, 0.88× (medium) in four runs, and 0.91× in `bench/rollup_alternatives.py`, whose "
+    "direct-upsert alternative fell to 0.60× with 4 writers on one hot group "
+    "([decision 0005](decisions/0005-incremental-rollups.md)).",
+]
 
 
 def rollup_targets(result: dict) -> list[tuple[str, str, str]]:
@@ -457,9 +485,13 @@ def rollup_targets(result: dict) -> list[tuple[str, str, str]]:
                     ok(total / 1000 <= ROLLUP_REFRESH_TARGET_S)))
     for key, run in result.get("rollup_ingest", {}).get("runs", {}).items():
         mode, writers = key.split("_")
-        out.append((f"ingest with maintenance ≥ {ROLLUP_INGEST_TARGET:g}× without ({mode}, {writers[:-1]} writer(s))",
-                    f"{run['with']['rows_per_s']:,.0f} vs {run['without']['rows_per_s']:,.0f} rows/s = {run['ratio']:.2f}×",
-                    ok(run["ratio"] >= ROLLUP_INGEST_TARGET)))
+        figure = f"{run['with']['rows_per_s']:,.0f} vs {run['without']['rows_per_s']:,.0f} rows/s = {run['ratio']:.2f}×"
+        if writers == "4w":  # the issue states the target for 4 writers
+            out.append((f"ingest with maintenance ≥ {ROLLUP_INGEST_TARGET:g}× without ({mode}, 4 writers)",
+                        figure, ok(run["ratio"] >= ROLLUP_INGEST_TARGET)))
+        else:
+            out.append((f"ingest with maintenance, {mode}, 1 writer (no target; for reference)", figure,
+                        "met" if run["ratio"] >= ROLLUP_INGEST_TARGET else "below 0.7×"))
     return out
 
 
