@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -361,14 +362,20 @@ def test_documented_exposure_direct_read_shows_every_tenant(world, connect, view
 
 # -- the command line -----------------------------------------------------------------------
 def test_refresh_command_once(world):
+    """The refresh folds the rollups first (docs/rollups.md). Kills: refresh-does-not-fold."""
     out = run_cli("refresh", "--force", url=world["url"]).stdout
+    assert out.index("rollup_channel_daily: folded") < out.index("mv_realtime_revenue: refreshed")
+    assert "rollup_ledger_daily: folded" in out
     assert "mv_realtime_revenue: refreshed (concurrent)" in out
     assert "mv_reconciliation_status: refreshed (concurrent)" in out
     assert "within ttl" in run_cli("refresh", "--ttl", "3600", url=world["url"]).stdout
 
 
 def test_refresh_sidecar_logs_and_stops_on_sigterm(world):
+    """Kills: sidecar-does-not-fold."""
     env = {"DATABASE_URL": world["url"], "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # make mutate runs the mutated copy's package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "attribution_db", "refresh", "--every", "0.2", "--ttl", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -385,6 +392,8 @@ def test_refresh_sidecar_logs_and_stops_on_sigterm(world):
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == 0, rest
     assert "received SIGTERM, refresh sidecar stopped" in rest
+    # each round folds the rollups before refreshing (kills: sidecar-does-not-fold)
+    assert sum("rollup_ledger_daily: folded" in line for line in lines) >= 2, "".join(lines)
 
 
 def test_refresh_command_refuses_without_migrations(make_database):
