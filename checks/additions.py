@@ -50,6 +50,21 @@ def _limit_trigger(table: str) -> dict[str, str]:
                   f"EXECUTE FUNCTION {LIMIT_FUNCTION}()"}  # fmt: skip
 
 
+def _rollup_triggers(table: str, function: str) -> dict[str, str]:
+    # 202612071602: statement triggers with transition tables append to the rollup deltas.
+    refs = {
+        "insert": "REFERENCING NEW TABLE AS new_rows ",
+        "update": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows ",
+        "delete": "REFERENCING OLD TABLE AS old_rows ",
+        "truncate": "",
+    }
+    return {
+        f"trg_{table}_rollup_{op}": f"CREATE TRIGGER trg_{table}_rollup_{op} AFTER {op.upper()} "
+        f"ON public.{table} {ref}FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        for op, ref in refs.items()
+    }
+
+
 ADDITIONS: dict[str, Added] = {
     "tenants": Added(triggers=_audit_trigger("tenants")),
     "attribution_events": Added(
@@ -71,7 +86,10 @@ ADDITIONS: dict[str, Added] = {
             "REFERENCES attribution_events(tenant_id, id) ON DELETE CASCADE",
         },
         indexes={"idx_attribution_allocations_tenant_event_id": Index(("tenant_id", "event_id"))},
-        triggers=_audit_trigger("attribution_allocations"),
+        triggers={
+            **_audit_trigger("attribution_allocations"),
+            **_rollup_triggers("attribution_allocations", "rollup_allocations_delta"),
+        },
     ),
     "revenue_ledger": Added(
         # 202511131401: a ledger row names a run of its own tenant; deleting the run clears
@@ -87,7 +105,10 @@ ADDITIONS: dict[str, Added] = {
         },
         # 202511131404: a verified row says when it was verified.
         checks={"ck_revenue_ledger_verified_has_timestamp": "CHECK (((NOT is_verified) OR (verified_at IS NOT NULL)))"},
-        triggers=_audit_trigger("revenue_ledger"),
+        triggers={
+            **_audit_trigger("revenue_ledger"),
+            **_rollup_triggers("revenue_ledger", "rollup_ledger_delta"),
+        },
     ),
     "reconciliation_runs": Added(
         # 202511131401: the target of the tenant-consistent ledger foreign key.
@@ -120,6 +141,10 @@ FUNCTIONS = {
     "pii_paths_shown()": "integer",
     "pii_key_walk(jsonb)": "record",
     "pii_key_paths(jsonb,integer)": "text[]",
+    # 202612071602/1603: rollup maintenance
+    "rollup_allocations_delta()": "trigger",
+    "rollup_ledger_delta()": "trigger",
+    "fold_rollups()": "record",
 }
 
 # 202611281500/1501: every timestamptz column an application role can write is finite

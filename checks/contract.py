@@ -229,6 +229,17 @@ CURRENT_TENANT_VIEWS = {
 # Tables that hold no tenant data, beside the six documented ones.
 EXTRA_TABLES = {
     "read_model_refreshes": "bookkeeping of refresh_read_model(): last refresh and its duration",
+    "rollup_folds": "bookkeeping of fold_rollups(): last fold, its duration, its single-flight lock",
+}
+# The dashboard rollups (issue 11, docs/rollups.md): tenant-scoped, each with its delta table.
+ROLLUP_TABLES = {
+    "rollup_channel_daily": "rollup_channel_daily_delta",
+    "rollup_ledger_daily": "rollup_ledger_daily_delta",
+}
+# Their read path: rollup plus unfolded deltas of the current tenant.
+ROLLUP_VIEWS = {
+    "v_rollup_channel_daily": "rollup_channel_daily",
+    "v_rollup_ledger_daily": "rollup_ledger_daily",
 }
 
 #: Each table's Purpose, Data Class and Ownership as the dictionary states them; the table's

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from checks import additions, pgtap
-from checks.contract import EXTRA_TABLES, TABLES
+from checks.contract import EXTRA_TABLES, ROLLUP_TABLES, TABLES
 
 COLUMNS = [(t.name, c) for t in TABLES.values() for c in t.columns]
 INDEXES = [(t.name, name, ix) for t in TABLES.values() for name, ix in t.indexes.items()]
@@ -17,7 +17,7 @@ FOREIGN_KEYS = [(t.name, name, fk) for t in TABLES.values() for name, fk in t.fo
 
 
 def test_tables_are(catalog):
-    pgtap.tables_are(catalog, [*TABLES, *EXTRA_TABLES])
+    pgtap.tables_are(catalog, [*TABLES, *EXTRA_TABLES, *ROLLUP_TABLES, *ROLLUP_TABLES.values()])
 
 
 @pytest.mark.parametrize("table", TABLES)

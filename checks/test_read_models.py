@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from checks import pgtap, rows
 from checks.cli import run_cli
-from checks.contract import APP_ROLES, CURRENT_TENANT_VIEWS, MATERIALIZED_VIEWS, VIEW_GRANTS
+from checks.contract import APP_ROLES, CURRENT_TENANT_VIEWS, MATERIALIZED_VIEWS, ROLLUP_VIEWS, VIEW_GRANTS
 from checks.pgtap import throws_ok
 
 REFRESH_ALL = "SELECT view_name, refreshed, refresh_mode FROM refresh_read_models(force => true)"
@@ -78,7 +79,7 @@ def test_materialized_view_owner_bypasses_rls(catalog, view):
 
 
 def test_current_tenant_views_are(catalog):
-    pgtap.relations_are(catalog, "v", CURRENT_TENANT_VIEWS)
+    pgtap.relations_are(catalog, "v", [*CURRENT_TENANT_VIEWS, *ROLLUP_VIEWS])
 
 
 @pytest.mark.parametrize("view", CURRENT_TENANT_VIEWS)
@@ -236,7 +237,8 @@ def test_why_the_refusal_matters_an_rls_bound_owner_sees_one_tenant(db):
     for t in (a, b):
         rows.insert(db, "revenue_ledger", tenant_id=t)
     db.execute("CREATE ROLE read_model_owner_bound_by_rls NOLOGIN")
-    db.execute("GRANT SELECT ON revenue_ledger TO read_model_owner_bound_by_rls")
+    db.execute("GRANT SELECT ON revenue_ledger, rollup_ledger_daily, rollup_ledger_daily_delta "
+               "TO read_model_owner_bound_by_rls")
     db.execute("ALTER MATERIALIZED VIEW mv_realtime_revenue OWNER TO read_model_owner_bound_by_rls")
     db.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(a)])
     db.execute("REFRESH MATERIALIZED VIEW mv_realtime_revenue")
@@ -246,7 +248,8 @@ def test_why_the_refusal_matters_an_rls_bound_owner_sees_one_tenant(db):
 def test_refresh_accepts_a_bypassrls_owner(db, tenant):
     rows.insert(db, "revenue_ledger", tenant_id=tenant)
     db.execute("CREATE ROLE read_model_owner_bypassing_rls NOLOGIN BYPASSRLS")
-    db.execute("GRANT SELECT ON revenue_ledger TO read_model_owner_bypassing_rls")
+    db.execute("GRANT SELECT ON revenue_ledger, rollup_ledger_daily, rollup_ledger_daily_delta "
+               "TO read_model_owner_bypassing_rls")
     db.execute("ALTER MATERIALIZED VIEW mv_realtime_revenue OWNER TO read_model_owner_bypassing_rls")
     # REFRESH ... CONCURRENTLY builds its diff in a temp table, as the view's owner, and TEMP
     # is no longer PUBLIC's (202611281400): an owner of the views that does not own the
@@ -359,14 +362,20 @@ def test_documented_exposure_direct_read_shows_every_tenant(world, connect, view
 
 # -- the command line -----------------------------------------------------------------------
 def test_refresh_command_once(world):
+    """The refresh folds the rollups first (docs/rollups.md). Kills: refresh-does-not-fold."""
     out = run_cli("refresh", "--force", url=world["url"]).stdout
+    assert out.index("rollup_channel_daily: folded") < out.index("mv_realtime_revenue: refreshed")
+    assert "rollup_ledger_daily: folded" in out
     assert "mv_realtime_revenue: refreshed (concurrent)" in out
     assert "mv_reconciliation_status: refreshed (concurrent)" in out
     assert "within ttl" in run_cli("refresh", "--ttl", "3600", url=world["url"]).stdout
 
 
 def test_refresh_sidecar_logs_and_stops_on_sigterm(world):
+    """Kills: sidecar-does-not-fold."""
     env = {"DATABASE_URL": world["url"], "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # make mutate runs the mutated copy's package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "attribution_db", "refresh", "--every", "0.2", "--ttl", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -383,6 +392,8 @@ def test_refresh_sidecar_logs_and_stops_on_sigterm(world):
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == 0, rest
     assert "received SIGTERM, refresh sidecar stopped" in rest
+    # each round folds the rollups before refreshing (kills: sidecar-does-not-fold)
+    assert sum("rollup_ledger_daily: folded" in line for line in lines) >= 2, "".join(lines)
 
 
 def test_refresh_command_refuses_without_migrations(make_database):

@@ -8,6 +8,138 @@
 --
 
 --
+-- Name: fold_rollups(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fold_rollups() RETURNS TABLE(rollup_name text, folded boolean, delta_rows bigint, duration_ms numeric, detail text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    target text;
+    started timestamptz;
+    moved bigint;
+    elapsed numeric;
+    zero_tenants uuid[];
+    zero_days date[];
+    zero_channels text[];
+BEGIN
+    FOREACH target IN ARRAY ARRAY['rollup_channel_daily', 'rollup_ledger_daily'] LOOP
+        BEGIN
+            PERFORM FROM rollup_folds AS f WHERE f.rollup_name = target FOR UPDATE NOWAIT;
+        EXCEPTION WHEN lock_not_available THEN
+            RETURN QUERY SELECT
+                target, FALSE, NULL::bigint, NULL::numeric,
+                'skipped: another fold of this rollup is running'::text;
+            CONTINUE;
+        END;
+        started := clock_timestamp();
+        IF target = 'rollup_channel_daily' THEN
+            WITH taken AS (
+                DELETE FROM rollup_channel_daily_delta
+                RETURNING tenant_id, utc_day, channel, allocations, allocated_revenue_cents
+            ),
+            summed AS (
+                SELECT
+                    t.tenant_id, t.utc_day, t.channel, sum(t.allocations)::bigint AS allocations,
+                    sum(t.allocated_revenue_cents)::bigint AS cents
+                FROM taken AS t
+                WHERE EXISTS (SELECT FROM tenants AS tn WHERE tn.id = t.tenant_id)
+                GROUP BY t.tenant_id, t.utc_day, t.channel
+                HAVING sum(t.allocations) <> 0 OR sum(t.allocated_revenue_cents) <> 0
+            ),
+            upserted AS (
+                INSERT INTO rollup_channel_daily AS r (
+                    tenant_id, utc_day, channel, allocations, allocated_revenue_cents
+                )
+                SELECT s.tenant_id, s.utc_day, s.channel, s.allocations, s.cents FROM summed AS s
+                ON CONFLICT ON CONSTRAINT rollup_channel_daily_pkey DO UPDATE
+                    SET
+                        allocations = r.allocations + excluded.allocations,
+                        allocated_revenue_cents
+                        = r.allocated_revenue_cents + excluded.allocated_revenue_cents
+                RETURNING
+                    r.tenant_id, r.utc_day, r.channel, r.allocations, r.allocated_revenue_cents
+            )
+            SELECT
+                (SELECT count(*) FROM taken),
+                array_agg(u.tenant_id), array_agg(u.utc_day), array_agg(u.channel)
+            INTO moved, zero_tenants, zero_days, zero_channels
+            FROM upserted AS u
+            WHERE u.allocations = 0 AND u.allocated_revenue_cents = 0;
+            DELETE FROM rollup_channel_daily AS r
+            USING unnest(zero_tenants, zero_days, zero_channels) AS z (tenant_id, utc_day, channel)
+            WHERE
+                r.tenant_id = z.tenant_id AND r.utc_day = z.utc_day AND r.channel = z.channel
+                AND r.allocations = 0 AND r.allocated_revenue_cents = 0;
+        ELSE
+            WITH taken AS (
+                DELETE FROM rollup_ledger_daily_delta
+                RETURNING tenant_id, utc_day, ledger_rows, verified_rows,
+                verified_revenue_cents, unverified_revenue_cents
+            ),
+            summed AS (
+                SELECT
+                    t.tenant_id, t.utc_day,
+                    sum(t.ledger_rows)::bigint AS ledger_rows,
+                    sum(t.verified_rows)::bigint AS verified_rows,
+                    sum(t.verified_revenue_cents)::bigint AS vc,
+                    sum(t.unverified_revenue_cents)::bigint AS uc
+                FROM taken AS t
+                WHERE EXISTS (SELECT FROM tenants AS tn WHERE tn.id = t.tenant_id)
+                GROUP BY t.tenant_id, t.utc_day
+                HAVING
+                    sum(t.ledger_rows) <> 0 OR sum(t.verified_rows) <> 0
+                    OR sum(t.verified_revenue_cents) <> 0
+                    OR sum(t.unverified_revenue_cents) <> 0
+            ),
+            upserted AS (
+                INSERT INTO rollup_ledger_daily AS r (
+                    tenant_id, utc_day, ledger_rows, verified_rows,
+                    verified_revenue_cents, unverified_revenue_cents
+                )
+                SELECT s.tenant_id, s.utc_day, s.ledger_rows, s.verified_rows, s.vc, s.uc
+                FROM summed AS s
+                ON CONFLICT ON CONSTRAINT rollup_ledger_daily_pkey DO UPDATE
+                    SET
+                        ledger_rows = r.ledger_rows + excluded.ledger_rows,
+                        verified_rows = r.verified_rows + excluded.verified_rows,
+                        verified_revenue_cents
+                        = r.verified_revenue_cents + excluded.verified_revenue_cents,
+                        unverified_revenue_cents
+                        = r.unverified_revenue_cents + excluded.unverified_revenue_cents
+                RETURNING r.tenant_id, r.utc_day, r.ledger_rows
+            )
+            SELECT
+                (SELECT count(*) FROM taken), array_agg(u.tenant_id), array_agg(u.utc_day)
+            INTO moved, zero_tenants, zero_days
+            FROM upserted AS u
+            WHERE u.ledger_rows = 0;
+            DELETE FROM rollup_ledger_daily AS r
+            USING unnest(zero_tenants, zero_days) AS z (tenant_id, utc_day)
+            WHERE r.tenant_id = z.tenant_id AND r.utc_day = z.utc_day AND r.ledger_rows = 0;
+        END IF;
+        elapsed := round((extract(EPOCH FROM clock_timestamp() - started) * 1000)::numeric, 3);
+        UPDATE rollup_folds AS f
+        SET
+            last_folded_at = started,
+            last_duration_ms = elapsed,
+            last_delta_rows = moved,
+            fold_count = f.fold_count + 1
+        WHERE f.rollup_name = target;
+        RETURN QUERY SELECT target, TRUE, moved, elapsed, 'folded'::text;
+    END LOOP;
+END
+$$;
+
+--
+-- Name: FUNCTION fold_rollups(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.fold_rollups() IS 'Move the committed rows of both delta tables into their rollups (one transaction); one caller at a time per rollup (row lock on its rollup_folds row, FOR UPDATE NOWAIT), others return skipped at once. Owner only.';
+
+--
 -- Name: has_pii_key(jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -637,6 +769,135 @@ $$;
 COMMENT ON FUNCTION public.reject_pii_in_raw_payload() IS 'Trigger function: rejects a row whose raw_payload holds a PII key (pii_key_count, then has_pii_key) with 23514 naming the first pii_paths_shown() key paths and the count of the rest, never values.';
 
 --
+-- Name: rollup_allocations_delta(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rollup_allocations_delta() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM rollup_channel_daily_delta;
+        DELETE FROM rollup_channel_daily;
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO rollup_channel_daily_delta (
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
+        )
+        SELECT
+            n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date, n.channel,
+            count(*), sum(n.allocated_revenue_cents)
+        FROM new_rows AS n
+        GROUP BY 1, 2, 3;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO rollup_channel_daily_delta (
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
+        )
+        SELECT
+            o.tenant_id, (o.created_at AT TIME ZONE 'UTC')::date, o.channel,
+            -count(*), -sum(o.allocated_revenue_cents)
+        FROM old_rows AS o
+        GROUP BY 1, 2, 3;
+    ELSE
+        INSERT INTO rollup_channel_daily_delta (
+            tenant_id, utc_day, channel, allocations, allocated_revenue_cents
+        )
+        SELECT c.tenant_id, c.utc_day, c.channel, sum(c.n), sum(c.cents)
+        FROM (
+            SELECT
+                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS utc_day, n.channel,
+                1 AS n, n.allocated_revenue_cents::bigint AS cents
+            FROM new_rows AS n
+            UNION ALL
+            SELECT
+                o.tenant_id, (o.created_at AT TIME ZONE 'UTC')::date, o.channel,
+                -1, -o.allocated_revenue_cents::bigint
+            FROM old_rows AS o
+        ) AS c
+        GROUP BY 1, 2, 3
+        HAVING sum(c.n) <> 0 OR sum(c.cents) <> 0;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION rollup_allocations_delta(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.rollup_allocations_delta() IS 'Trigger function (AFTER INSERT/UPDATE/DELETE, for each statement, transition tables): appends the statement''s signed change per tenant, day and channel to rollup_channel_daily_delta in one INSERT; TRUNCATE empties rollup and delta.';
+
+--
+-- Name: rollup_ledger_delta(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rollup_ledger_delta() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM rollup_ledger_daily_delta;
+        DELETE FROM rollup_ledger_daily;
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO rollup_ledger_daily_delta (
+            tenant_id, utc_day, ledger_rows, verified_rows,
+            verified_revenue_cents, unverified_revenue_cents
+        )
+        SELECT
+            n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date, count(*),
+            count(*) FILTER (WHERE n.is_verified),
+            coalesce(sum(n.revenue_cents) FILTER (WHERE n.is_verified), 0),
+            coalesce(sum(n.revenue_cents) FILTER (WHERE NOT n.is_verified), 0)
+        FROM new_rows AS n
+        GROUP BY 1, 2;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO rollup_ledger_daily_delta (
+            tenant_id, utc_day, ledger_rows, verified_rows,
+            verified_revenue_cents, unverified_revenue_cents
+        )
+        SELECT
+            o.tenant_id, (o.created_at AT TIME ZONE 'UTC')::date, -count(*),
+            -count(*) FILTER (WHERE o.is_verified),
+            -coalesce(sum(o.revenue_cents) FILTER (WHERE o.is_verified), 0),
+            -coalesce(sum(o.revenue_cents) FILTER (WHERE NOT o.is_verified), 0)
+        FROM old_rows AS o
+        GROUP BY 1, 2;
+    ELSE
+        INSERT INTO rollup_ledger_daily_delta (
+            tenant_id, utc_day, ledger_rows, verified_rows,
+            verified_revenue_cents, unverified_revenue_cents
+        )
+        SELECT c.tenant_id, c.utc_day, sum(c.n), sum(c.v), sum(c.vc), sum(c.uc)
+        FROM (
+            SELECT
+                n.tenant_id, (n.created_at AT TIME ZONE 'UTC')::date AS utc_day, 1 AS n,
+                CASE WHEN n.is_verified THEN 1 ELSE 0 END AS v,
+                CASE WHEN n.is_verified THEN n.revenue_cents ELSE 0 END::bigint AS vc,
+                CASE WHEN n.is_verified THEN 0 ELSE n.revenue_cents END::bigint AS uc
+            FROM new_rows AS n
+            UNION ALL
+            SELECT
+                o.tenant_id, (o.created_at AT TIME ZONE 'UTC')::date, -1,
+                CASE WHEN o.is_verified THEN -1 ELSE 0 END,
+                -CASE WHEN o.is_verified THEN o.revenue_cents ELSE 0 END::bigint,
+                -CASE WHEN o.is_verified THEN 0 ELSE o.revenue_cents END::bigint
+            FROM old_rows AS o
+        ) AS c
+        GROUP BY 1, 2
+        HAVING sum(c.n) <> 0 OR sum(c.v) <> 0 OR sum(c.vc) <> 0 OR sum(c.uc) <> 0;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION rollup_ledger_delta(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.rollup_ledger_delta() IS 'Trigger function (AFTER INSERT/UPDATE/DELETE, for each statement, transition tables): appends the statement''s signed change per tenant and day to rollup_ledger_daily_delta in one INSERT; TRUNCATE empties rollup and delta.';
+
+--
 -- Name: attribution_allocations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1052,20 +1313,158 @@ COMMENT ON CONSTRAINT ck_revenue_ledger_verified_at_finite ON public.revenue_led
 COMMENT ON CONSTRAINT ck_revenue_ledger_verified_has_timestamp ON public.revenue_ledger IS 'A verified row (is_verified = true) must have verified_at (23514 otherwise).';
 
 --
+-- Name: rollup_ledger_daily; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rollup_ledger_daily (
+    tenant_id uuid NOT NULL,
+    utc_day date NOT NULL,
+    ledger_rows bigint NOT NULL,
+    verified_rows bigint NOT NULL,
+    verified_revenue_cents bigint NOT NULL,
+    unverified_revenue_cents bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.rollup_ledger_daily FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rollup_ledger_daily IS 'Folded revenue_ledger totals per tenant and UTC day of created_at, verified and unverified. Exact only together with the unfolded rows of rollup_ledger_daily_delta: read v_rollup_ledger_daily.
+Data Class: Non-PII
+Ownership: Reconciliation service
+Contract Mapping: Supports revenue dashboards and mv_realtime_revenue (issue 11)';
+
+--
+-- Name: COLUMN rollup_ledger_daily.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.tenant_id IS 'Foreign key to tenants table. Tenant isolation.';
+
+--
+-- Name: COLUMN rollup_ledger_daily.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.utc_day IS 'UTC calendar day of revenue_ledger.created_at.';
+
+--
+-- Name: COLUMN rollup_ledger_daily.ledger_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.ledger_rows IS 'Number of ledger rows of the tenant and day (folded part).';
+
+--
+-- Name: COLUMN rollup_ledger_daily.verified_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.verified_rows IS 'Number of those rows with is_verified = true (folded part).';
+
+--
+-- Name: COLUMN rollup_ledger_daily.verified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.verified_revenue_cents IS 'Sum of revenue_cents of the verified rows, in cents (folded part).';
+
+--
+-- Name: COLUMN rollup_ledger_daily.unverified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily.unverified_revenue_cents IS 'Sum of revenue_cents of the unverified rows, in cents (folded part).';
+
+--
+-- Name: rollup_ledger_daily_delta; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rollup_ledger_daily_delta (
+    tenant_id uuid NOT NULL,
+    utc_day date NOT NULL,
+    ledger_rows bigint NOT NULL,
+    verified_rows bigint NOT NULL,
+    verified_revenue_cents bigint NOT NULL,
+    unverified_revenue_cents bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.rollup_ledger_daily_delta FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE rollup_ledger_daily_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rollup_ledger_daily_delta IS 'Append-only changes to rollup_ledger_daily not yet folded: one row per tenant and day a statement on revenue_ledger changed (signed). No foreign key: a deleted tenant''s last deltas are discarded by fold_rollups(). No application role may read it.
+Data Class: Non-PII
+Ownership: Reconciliation service';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.tenant_id IS 'Tenant of the changed ledger rows. Tenant isolation.';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.utc_day IS 'UTC calendar day of revenue_ledger.created_at.';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.ledger_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.ledger_rows IS 'Signed change of the row count.';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.verified_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.verified_rows IS 'Signed change of the verified row count.';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.verified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.verified_revenue_cents IS 'Signed change of the verified cents.';
+
+--
+-- Name: COLUMN rollup_ledger_daily_delta.unverified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_ledger_daily_delta.unverified_revenue_cents IS 'Signed change of the unverified cents.';
+
+--
 -- Name: mv_realtime_revenue; Type: MATERIALIZED VIEW; Schema: public; Owner: -
 --
 
 CREATE MATERIALIZED VIEW public.mv_realtime_revenue AS
- SELECT revenue_ledger.tenant_id,
-    round(((sum(revenue_ledger.revenue_cents))::numeric / (100)::numeric), 2) AS total_revenue,
-    bool_and(revenue_ledger.is_verified) AS verified,
+ SELECT t.tenant_id,
+    round((t.revenue_cents / (100)::numeric), 2) AS total_revenue,
+    (t.unverified_rows = (0)::numeric) AS verified,
         CASE
-            WHEN (max(revenue_ledger.updated_at) >= now()) THEN 0
-            WHEN (max(revenue_ledger.updated_at) <= (now() - make_interval(secs => (2147483647)::double precision))) THEN 2147483647
-            ELSE (floor(EXTRACT(epoch FROM (now() - max(revenue_ledger.updated_at)))))::integer
+            WHEN (n.newest >= now()) THEN 0
+            WHEN (n.newest <= (now() - make_interval(secs => (2147483647)::double precision))) THEN 2147483647
+            ELSE (floor(EXTRACT(epoch FROM (now() - n.newest))))::integer
         END AS data_freshness_seconds
-   FROM public.revenue_ledger
-  GROUP BY revenue_ledger.tenant_id
+   FROM (( SELECT u.tenant_id,
+            sum((u.verified_revenue_cents + u.unverified_revenue_cents)) AS revenue_cents,
+            sum((u.ledger_rows - u.verified_rows)) AS unverified_rows
+           FROM ( SELECT r.tenant_id,
+                    r.ledger_rows,
+                    r.verified_rows,
+                    r.verified_revenue_cents,
+                    r.unverified_revenue_cents
+                   FROM public.rollup_ledger_daily r
+                UNION ALL
+                 SELECT d.tenant_id,
+                    d.ledger_rows,
+                    d.verified_rows,
+                    d.verified_revenue_cents,
+                    d.unverified_revenue_cents
+                   FROM public.rollup_ledger_daily_delta d) u
+          GROUP BY u.tenant_id
+         HAVING (sum(u.ledger_rows) > (0)::numeric)) t
+     CROSS JOIN LATERAL ( SELECT max(l.updated_at) AS newest
+           FROM public.revenue_ledger l
+          WHERE (l.tenant_id = t.tenant_id)) n)
   WITH NO DATA;
 
 --
@@ -1076,7 +1475,7 @@ COMMENT ON MATERIALIZED VIEW public.mv_realtime_revenue IS 'Aggregate realtime r
 Data Class: Non-PII
 Ownership: Attribution service
 Contract Mapping: api-contracts/openapi/v1/attribution.yaml:39-64 (RealtimeRevenueResponse)
-Refresh Policy: CONCURRENTLY with TTL-based refresh (30-60s), see refresh_read_models()';
+Refresh Policy: CONCURRENTLY with TTL-based refresh (30-60s), see refresh_read_models(); built from rollup_ledger_daily and its deltas (O(tenants x days) per refresh)';
 
 --
 -- Name: COLUMN mv_realtime_revenue.tenant_id; Type: COMMENT; Schema: public; Owner: -
@@ -1325,6 +1724,170 @@ COMMENT ON CONSTRAINT ck_read_model_refreshes_mode_valid ON public.read_model_re
 COMMENT ON CONSTRAINT ck_read_model_refreshes_recorded_together ON public.read_model_refreshes IS 'last_refreshed_at, last_duration_ms and last_mode are all set (refreshed) or all NULL (never refreshed by refresh_read_model()).';
 
 --
+-- Name: rollup_channel_daily; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rollup_channel_daily (
+    tenant_id uuid NOT NULL,
+    utc_day date NOT NULL,
+    channel text NOT NULL,
+    allocations bigint NOT NULL,
+    allocated_revenue_cents bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.rollup_channel_daily FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rollup_channel_daily IS 'Folded allocation totals per tenant, UTC day of created_at and channel. Exact only together with the unfolded rows of rollup_channel_daily_delta: read v_rollup_channel_daily.
+Data Class: Non-PII
+Ownership: Attribution service
+Contract Mapping: Supports channel performance dashboards (issue 11)';
+
+--
+-- Name: COLUMN rollup_channel_daily.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily.tenant_id IS 'Foreign key to tenants table. Tenant isolation.';
+
+--
+-- Name: COLUMN rollup_channel_daily.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily.utc_day IS 'UTC calendar day of attribution_allocations.created_at.';
+
+--
+-- Name: COLUMN rollup_channel_daily.channel; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily.channel IS 'attribution_allocations.channel.';
+
+--
+-- Name: COLUMN rollup_channel_daily.allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily.allocations IS 'Number of allocations of the tenant, day and channel (folded part).';
+
+--
+-- Name: COLUMN rollup_channel_daily.allocated_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily.allocated_revenue_cents IS 'Sum of allocated_revenue_cents of those allocations, in cents (folded part).';
+
+--
+-- Name: rollup_channel_daily_delta; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rollup_channel_daily_delta (
+    tenant_id uuid NOT NULL,
+    utc_day date NOT NULL,
+    channel text NOT NULL,
+    allocations bigint NOT NULL,
+    allocated_revenue_cents bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.rollup_channel_daily_delta FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE rollup_channel_daily_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rollup_channel_daily_delta IS 'Append-only changes to rollup_channel_daily not yet folded: one row per tenant, day and channel a statement on attribution_allocations changed (signed). No foreign key: a deleted tenant''s last deltas are discarded by fold_rollups(). No application role may read it.
+Data Class: Non-PII
+Ownership: Attribution service';
+
+--
+-- Name: COLUMN rollup_channel_daily_delta.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily_delta.tenant_id IS 'Tenant of the changed allocations. Tenant isolation.';
+
+--
+-- Name: COLUMN rollup_channel_daily_delta.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily_delta.utc_day IS 'UTC calendar day of attribution_allocations.created_at.';
+
+--
+-- Name: COLUMN rollup_channel_daily_delta.channel; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily_delta.channel IS 'attribution_allocations.channel.';
+
+--
+-- Name: COLUMN rollup_channel_daily_delta.allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily_delta.allocations IS 'Signed change of the allocation count (rows inserted minus rows deleted).';
+
+--
+-- Name: COLUMN rollup_channel_daily_delta.allocated_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_channel_daily_delta.allocated_revenue_cents IS 'Signed change of the allocated cents.';
+
+--
+-- Name: rollup_folds; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rollup_folds (
+    rollup_name text NOT NULL,
+    last_folded_at timestamp with time zone,
+    last_duration_ms numeric(12,3),
+    last_delta_rows bigint,
+    fold_count bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT ck_rollup_folds_rollup_name_known CHECK ((rollup_name = ANY (ARRAY['rollup_channel_daily'::text, 'rollup_ledger_daily'::text])))
+);
+
+ALTER TABLE ONLY public.rollup_folds FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE rollup_folds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rollup_folds IS 'One row per rollup: when fold_rollups() last folded its deltas, how long it took and how many delta rows it moved. Its row lock is the single-flight lock of that rollup''s fold. Bookkeeping; not tenant data; no application role has any privilege on it.
+Data Class: Non-PII
+Ownership: Backend service';
+
+--
+-- Name: COLUMN rollup_folds.rollup_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_folds.rollup_name IS 'rollup_channel_daily or rollup_ledger_daily.';
+
+--
+-- Name: COLUMN rollup_folds.last_folded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_folds.last_folded_at IS 'Start of the latest completed fold (clock time); NULL until the first fold.';
+
+--
+-- Name: COLUMN rollup_folds.last_duration_ms; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_folds.last_duration_ms IS 'Duration of the latest fold in milliseconds; NULL until the first fold.';
+
+--
+-- Name: COLUMN rollup_folds.last_delta_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_folds.last_delta_rows IS 'Delta rows the latest fold moved into the rollup; NULL until the first fold.';
+
+--
+-- Name: COLUMN rollup_folds.fold_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rollup_folds.fold_count IS 'Number of completed folds.';
+
+--
+-- Name: CONSTRAINT ck_rollup_folds_rollup_name_known ON rollup_folds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT ck_rollup_folds_rollup_name_known ON public.rollup_folds IS 'Only the two rollups of this schema have a row.';
+
+--
 -- Name: tenants; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1452,6 +2015,148 @@ COMMENT ON COLUMN public.v_reconciliation_status_current_tenant.state IS 'State 
 COMMENT ON COLUMN public.v_reconciliation_status_current_tenant.last_run_at IS 'Timestamp of the latest reconciliation run.';
 
 --
+-- Name: v_rollup_channel_daily; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.v_rollup_channel_daily WITH (security_barrier='true') AS
+ SELECT u.tenant_id,
+    u.utc_day,
+    u.channel,
+    (sum(u.allocations))::bigint AS allocations,
+    (sum(u.allocated_revenue_cents))::bigint AS allocated_revenue_cents
+   FROM ( SELECT r.tenant_id,
+            r.utc_day,
+            r.channel,
+            r.allocations,
+            r.allocated_revenue_cents
+           FROM public.rollup_channel_daily r
+        UNION ALL
+         SELECT d.tenant_id,
+            d.utc_day,
+            d.channel,
+            d.allocations,
+            d.allocated_revenue_cents
+           FROM public.rollup_channel_daily_delta d) u
+  WHERE (u.tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)
+  GROUP BY u.tenant_id, u.utc_day, u.channel
+ HAVING (sum(u.allocations) > (0)::numeric);
+
+--
+-- Name: VIEW v_rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.v_rollup_channel_daily IS 'Allocation totals of the current tenant (app.current_tenant_id) per UTC day of created_at and channel: rollup_channel_daily plus its unfolded deltas, exact at commit. The dashboard read path. Fails closed without a tenant.';
+
+--
+-- Name: COLUMN v_rollup_channel_daily.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_channel_daily.tenant_id IS 'Tenant identifier.';
+
+--
+-- Name: COLUMN v_rollup_channel_daily.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_channel_daily.utc_day IS 'UTC calendar day of attribution_allocations.created_at.';
+
+--
+-- Name: COLUMN v_rollup_channel_daily.channel; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_channel_daily.channel IS 'attribution_allocations.channel.';
+
+--
+-- Name: COLUMN v_rollup_channel_daily.allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_channel_daily.allocations IS 'Number of allocations.';
+
+--
+-- Name: COLUMN v_rollup_channel_daily.allocated_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_channel_daily.allocated_revenue_cents IS 'Sum of allocated_revenue_cents, in cents.';
+
+--
+-- Name: v_rollup_ledger_daily; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.v_rollup_ledger_daily WITH (security_barrier='true') AS
+ SELECT u.tenant_id,
+    u.utc_day,
+    (sum(u.ledger_rows))::bigint AS ledger_rows,
+    (sum(u.verified_rows))::bigint AS verified_rows,
+    (sum((u.verified_revenue_cents + u.unverified_revenue_cents)))::bigint AS revenue_cents,
+    (sum(u.verified_revenue_cents))::bigint AS verified_revenue_cents,
+    (sum(u.unverified_revenue_cents))::bigint AS unverified_revenue_cents
+   FROM ( SELECT r.tenant_id,
+            r.utc_day,
+            r.ledger_rows,
+            r.verified_rows,
+            r.verified_revenue_cents,
+            r.unverified_revenue_cents
+           FROM public.rollup_ledger_daily r
+        UNION ALL
+         SELECT d.tenant_id,
+            d.utc_day,
+            d.ledger_rows,
+            d.verified_rows,
+            d.verified_revenue_cents,
+            d.unverified_revenue_cents
+           FROM public.rollup_ledger_daily_delta d) u
+  WHERE (u.tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)
+  GROUP BY u.tenant_id, u.utc_day
+ HAVING (sum(u.ledger_rows) > (0)::numeric);
+
+--
+-- Name: VIEW v_rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.v_rollup_ledger_daily IS 'Ledger totals of the current tenant (app.current_tenant_id) per UTC day of created_at: rollup_ledger_daily plus its unfolded deltas, exact at commit. The dashboard read path. Fails closed without a tenant.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.tenant_id IS 'Tenant identifier.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.utc_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.utc_day IS 'UTC calendar day of revenue_ledger.created_at.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.ledger_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.ledger_rows IS 'Number of ledger rows.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.verified_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.verified_rows IS 'Number of verified ledger rows.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.revenue_cents IS 'Sum of revenue_cents, in cents.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.verified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.verified_revenue_cents IS 'Sum of revenue_cents of verified rows, in cents.';
+
+--
+-- Name: COLUMN v_rollup_ledger_daily.unverified_revenue_cents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.v_rollup_ledger_daily.unverified_revenue_cents IS 'Sum of revenue_cents of unverified rows, in cents.';
+
+--
 -- Name: attribution_allocations attribution_allocations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1528,6 +2233,45 @@ ALTER TABLE ONLY public.revenue_ledger
 --
 
 COMMENT ON CONSTRAINT revenue_ledger_pkey ON public.revenue_ledger IS 'Primary key on id.';
+
+--
+-- Name: rollup_channel_daily rollup_channel_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rollup_channel_daily
+    ADD CONSTRAINT rollup_channel_daily_pkey PRIMARY KEY (tenant_id, utc_day, channel);
+
+--
+-- Name: CONSTRAINT rollup_channel_daily_pkey ON rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rollup_channel_daily_pkey ON public.rollup_channel_daily IS 'Primary key on (tenant_id, utc_day, channel): one row per group.';
+
+--
+-- Name: rollup_folds rollup_folds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rollup_folds
+    ADD CONSTRAINT rollup_folds_pkey PRIMARY KEY (rollup_name);
+
+--
+-- Name: CONSTRAINT rollup_folds_pkey ON rollup_folds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rollup_folds_pkey ON public.rollup_folds IS 'Primary key on rollup_name.';
+
+--
+-- Name: rollup_ledger_daily rollup_ledger_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rollup_ledger_daily
+    ADD CONSTRAINT rollup_ledger_daily_pkey PRIMARY KEY (tenant_id, utc_day);
+
+--
+-- Name: CONSTRAINT rollup_ledger_daily_pkey ON rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rollup_ledger_daily_pkey ON public.rollup_ledger_daily IS 'Primary key on (tenant_id, utc_day): one row per group.';
 
 --
 -- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1803,6 +2547,30 @@ CREATE INDEX idx_revenue_ledger_tenant_updated_at ON public.revenue_ledger USING
 COMMENT ON INDEX public.idx_revenue_ledger_tenant_updated_at IS 'Composite index on (tenant_id, updated_at DESC) for time-series queries.';
 
 --
+-- Name: idx_rollup_channel_daily_delta_tenant_day; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_rollup_channel_daily_delta_tenant_day ON public.rollup_channel_daily_delta USING btree (tenant_id, utc_day);
+
+--
+-- Name: INDEX idx_rollup_channel_daily_delta_tenant_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.idx_rollup_channel_daily_delta_tenant_day IS 'Index on (tenant_id, utc_day): readers add one tenant''s unfolded deltas.';
+
+--
+-- Name: idx_rollup_ledger_daily_delta_tenant_day; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_rollup_ledger_daily_delta_tenant_day ON public.rollup_ledger_daily_delta USING btree (tenant_id, utc_day);
+
+--
+-- Name: INDEX idx_rollup_ledger_daily_delta_tenant_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.idx_rollup_ledger_daily_delta_tenant_day IS 'Index on (tenant_id, utc_day): readers add one tenant''s unfolded deltas.';
+
+--
 -- Name: idx_tenants_name; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1833,6 +2601,24 @@ COMMENT ON INDEX public.reconciliation_runs_pkey IS 'Unique index backing reconc
 COMMENT ON INDEX public.revenue_ledger_pkey IS 'Unique index backing revenue_ledger_pkey (primary key on id).';
 
 --
+-- Name: INDEX rollup_channel_daily_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rollup_channel_daily_pkey IS 'Unique index backing rollup_channel_daily_pkey; serves a tenant''s day-range reads.';
+
+--
+-- Name: INDEX rollup_folds_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rollup_folds_pkey IS 'Unique index backing rollup_folds_pkey (primary key on rollup_name).';
+
+--
+-- Name: INDEX rollup_ledger_daily_pkey; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rollup_ledger_daily_pkey IS 'Unique index backing rollup_ledger_daily_pkey; serves a tenant''s day-range reads.';
+
+--
 -- Name: INDEX tenants_pkey; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -1861,6 +2647,54 @@ CREATE TRIGGER trg_attribution_allocations_audit_timestamps BEFORE UPDATE ON pub
 --
 
 COMMENT ON TRIGGER trg_attribution_allocations_audit_timestamps ON public.attribution_allocations IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: attribution_allocations trg_attribution_allocations_rollup_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_allocations_rollup_delete AFTER DELETE ON public.attribution_allocations REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_allocations_delta();
+
+--
+-- Name: TRIGGER trg_attribution_allocations_rollup_delete ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_allocations_rollup_delete ON public.attribution_allocations IS 'Appends deleted allocations, negated, to rollup_channel_daily_delta.';
+
+--
+-- Name: attribution_allocations trg_attribution_allocations_rollup_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_allocations_rollup_insert AFTER INSERT ON public.attribution_allocations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_allocations_delta();
+
+--
+-- Name: TRIGGER trg_attribution_allocations_rollup_insert ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_allocations_rollup_insert ON public.attribution_allocations IS 'Appends inserted allocations to rollup_channel_daily_delta (rollup_allocations_delta).';
+
+--
+-- Name: attribution_allocations trg_attribution_allocations_rollup_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_allocations_rollup_truncate AFTER TRUNCATE ON public.attribution_allocations FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_allocations_delta();
+
+--
+-- Name: TRIGGER trg_attribution_allocations_rollup_truncate ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_allocations_rollup_truncate ON public.attribution_allocations IS 'Empties rollup_channel_daily and its delta when the table is truncated.';
+
+--
+-- Name: attribution_allocations trg_attribution_allocations_rollup_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_attribution_allocations_rollup_update AFTER UPDATE ON public.attribution_allocations REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_allocations_delta();
+
+--
+-- Name: TRIGGER trg_attribution_allocations_rollup_update ON attribution_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_attribution_allocations_rollup_update ON public.attribution_allocations IS 'Appends new minus old allocations to rollup_channel_daily_delta (rollup_allocations_delta).';
 
 --
 -- Name: attribution_events trg_attribution_events_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
@@ -1945,6 +2779,54 @@ CREATE TRIGGER trg_revenue_ledger_audit_timestamps BEFORE UPDATE ON public.reven
 --
 
 COMMENT ON TRIGGER trg_revenue_ledger_audit_timestamps ON public.revenue_ledger IS 'Sets updated_at on every UPDATE; created_at cannot change (maintain_audit_timestamps).';
+
+--
+-- Name: revenue_ledger trg_revenue_ledger_rollup_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_revenue_ledger_rollup_delete AFTER DELETE ON public.revenue_ledger REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_ledger_delta();
+
+--
+-- Name: TRIGGER trg_revenue_ledger_rollup_delete ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_revenue_ledger_rollup_delete ON public.revenue_ledger IS 'Appends deleted ledger rows, negated, to rollup_ledger_daily_delta.';
+
+--
+-- Name: revenue_ledger trg_revenue_ledger_rollup_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_revenue_ledger_rollup_insert AFTER INSERT ON public.revenue_ledger REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_ledger_delta();
+
+--
+-- Name: TRIGGER trg_revenue_ledger_rollup_insert ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_revenue_ledger_rollup_insert ON public.revenue_ledger IS 'Appends inserted ledger rows to rollup_ledger_daily_delta (rollup_ledger_delta).';
+
+--
+-- Name: revenue_ledger trg_revenue_ledger_rollup_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_revenue_ledger_rollup_truncate AFTER TRUNCATE ON public.revenue_ledger FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_ledger_delta();
+
+--
+-- Name: TRIGGER trg_revenue_ledger_rollup_truncate ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_revenue_ledger_rollup_truncate ON public.revenue_ledger IS 'Empties rollup_ledger_daily and its delta when the table is truncated.';
+
+--
+-- Name: revenue_ledger trg_revenue_ledger_rollup_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_revenue_ledger_rollup_update AFTER UPDATE ON public.revenue_ledger REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rollup_ledger_delta();
+
+--
+-- Name: TRIGGER trg_revenue_ledger_rollup_update ON revenue_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER trg_revenue_ledger_rollup_update ON public.revenue_ledger IS 'Appends new minus old ledger rows to rollup_ledger_daily_delta (rollup_ledger_delta).';
 
 --
 -- Name: tenants trg_tenants_audit_timestamps; Type: TRIGGER; Schema: public; Owner: -
@@ -2063,6 +2945,32 @@ ALTER TABLE ONLY public.revenue_ledger
 COMMENT ON CONSTRAINT revenue_ledger_tenant_id_fkey ON public.revenue_ledger IS 'tenant_id references tenants(id); deleting a tenant deletes its ledger rows.';
 
 --
+-- Name: rollup_channel_daily rollup_channel_daily_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rollup_channel_daily
+    ADD CONSTRAINT rollup_channel_daily_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: CONSTRAINT rollup_channel_daily_tenant_id_fkey ON rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rollup_channel_daily_tenant_id_fkey ON public.rollup_channel_daily IS 'tenant_id references tenants(id); deleting a tenant deletes its rollup rows.';
+
+--
+-- Name: rollup_ledger_daily rollup_ledger_daily_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rollup_ledger_daily
+    ADD CONSTRAINT rollup_ledger_daily_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: CONSTRAINT rollup_ledger_daily_tenant_id_fkey ON rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rollup_ledger_daily_tenant_id_fkey ON public.rollup_ledger_daily IS 'tenant_id references tenants(id); deleting a tenant deletes its rollup rows.';
+
+--
 -- Name: attribution_allocations; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2097,6 +3005,36 @@ ALTER TABLE public.reconciliation_runs ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.revenue_ledger ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rollup_channel_daily; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rollup_channel_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rollup_channel_daily_delta; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rollup_channel_daily_delta ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rollup_folds; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rollup_folds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rollup_ledger_daily; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rollup_ledger_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rollup_ledger_daily_delta; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rollup_ledger_daily_delta ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: attribution_allocations tenant_isolation_policy; Type: POLICY; Schema: public; Owner: -
@@ -2157,6 +3095,54 @@ CREATE POLICY tenant_isolation_policy ON public.revenue_ledger USING ((tenant_id
 --
 
 COMMENT ON POLICY tenant_isolation_policy ON public.revenue_ledger IS 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';
+
+--
+-- Name: rollup_channel_daily tenant_isolation_policy; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation_policy ON public.rollup_channel_daily USING ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)) WITH CHECK ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid));
+
+--
+-- Name: POLICY tenant_isolation_policy ON rollup_channel_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY tenant_isolation_policy ON public.rollup_channel_daily IS 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';
+
+--
+-- Name: rollup_channel_daily_delta tenant_isolation_policy; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation_policy ON public.rollup_channel_daily_delta USING ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)) WITH CHECK ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid));
+
+--
+-- Name: POLICY tenant_isolation_policy ON rollup_channel_daily_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY tenant_isolation_policy ON public.rollup_channel_daily_delta IS 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';
+
+--
+-- Name: rollup_ledger_daily tenant_isolation_policy; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation_policy ON public.rollup_ledger_daily USING ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)) WITH CHECK ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid));
+
+--
+-- Name: POLICY tenant_isolation_policy ON rollup_ledger_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY tenant_isolation_policy ON public.rollup_ledger_daily IS 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';
+
+--
+-- Name: rollup_ledger_daily_delta tenant_isolation_policy; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation_policy ON public.rollup_ledger_daily_delta USING ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)) WITH CHECK ((tenant_id = (current_setting('app.current_tenant_id'::text))::uuid));
+
+--
+-- Name: POLICY tenant_isolation_policy ON rollup_ledger_daily_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY tenant_isolation_policy ON public.rollup_ledger_daily_delta IS 'Tenant isolation: rows of the tenant in app.current_tenant_id only, for reads and writes.';
 
 --
 -- Name: tenants; Type: ROW SECURITY; Schema: public; Owner: -
@@ -2267,6 +3253,12 @@ REVOKE ALL ON FUNCTION pg_catalog.loread(integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pg_catalog.lowrite(integer, bytea) FROM PUBLIC;
 
 --
+-- Name: FUNCTION fold_rollups(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.fold_rollups() FROM PUBLIC;
+
+--
 -- Name: FUNCTION refresh_read_model(target text, ttl interval, force boolean); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2277,6 +3269,18 @@ REVOKE ALL ON FUNCTION public.refresh_read_model(target text, ttl interval, forc
 --
 
 REVOKE ALL ON FUNCTION public.refresh_read_models(ttl interval, force boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rollup_allocations_delta(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rollup_allocations_delta() FROM PUBLIC;
+
+--
+-- Name: FUNCTION rollup_ledger_delta(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rollup_ledger_delta() FROM PUBLIC;
 
 --
 -- Name: TABLE attribution_allocations; Type: ACL; Schema: public; Owner: -
@@ -2307,6 +3311,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.revenue_ledger TO app_rw;
 GRANT SELECT ON TABLE public.revenue_ledger TO app_ro;
 
 --
+-- Name: TABLE rollup_ledger_daily; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.rollup_ledger_daily TO app_ro;
+
+--
 -- Name: TABLE mv_realtime_revenue; Type: ACL; Schema: public; Owner: -
 --
 
@@ -2328,6 +3338,12 @@ GRANT SELECT ON TABLE public.mv_reconciliation_status TO app_rw;
 GRANT SELECT ON TABLE public.mv_reconciliation_status TO app_ro;
 
 --
+-- Name: TABLE rollup_channel_daily; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.rollup_channel_daily TO app_ro;
+
+--
 -- Name: TABLE v_realtime_revenue_current_tenant; Type: ACL; Schema: public; Owner: -
 --
 
@@ -2340,6 +3356,20 @@ GRANT SELECT ON TABLE public.v_realtime_revenue_current_tenant TO app_ro;
 
 GRANT SELECT ON TABLE public.v_reconciliation_status_current_tenant TO app_rw;
 GRANT SELECT ON TABLE public.v_reconciliation_status_current_tenant TO app_ro;
+
+--
+-- Name: TABLE v_rollup_channel_daily; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.v_rollup_channel_daily TO app_rw;
+GRANT SELECT ON TABLE public.v_rollup_channel_daily TO app_ro;
+
+--
+-- Name: TABLE v_rollup_ledger_daily; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.v_rollup_ledger_daily TO app_rw;
+GRANT SELECT ON TABLE public.v_rollup_ledger_daily TO app_ro;
 
 --
 -- PostgreSQL database dump complete

@@ -1,6 +1,7 @@
 """Refresh the materialized views through refresh_read_model(), once or as a sidecar.
 
-The SQL function does the work (TTL, single flight, bookkeeping, RLS refusal); this
+Each round first folds the rollups' deltas (fold_rollups(), where it exists), so the
+materialized view built from the rollups reads few delta rows. The SQL function does the work (TTL, single flight, bookkeeping, RLS refusal); this
 module calls it per view in its own transaction and logs one line per view.
 
 The sidecar (``--every N``) never gives up on a database error: it logs it in one line and
@@ -67,6 +68,19 @@ def refresh_view(conn: psycopg.Connection, view: str, ttl: float, force: bool) -
     ).fetchone()
 
 
+FOLD_SQL = "SELECT rollup_name, folded, delta_rows, duration_ms, detail FROM fold_rollups()"
+
+
+def fold(conn: psycopg.Connection) -> list[tuple]:
+    """Fold the rollups' deltas (fold_rollups()) before a refresh; nothing where it is absent."""
+    if conn.execute("SELECT to_regprocedure('fold_rollups()') IS NULL").fetchone()[0]:
+        return []
+    rows = conn.execute(FOLD_SQL).fetchall()
+    for name, folded, moved, duration, detail in rows:
+        log(f"{name}: folded {moved} delta rows in {duration} ms" if folded else f"{name}: {detail}")
+    return rows
+
+
 def log_result(row: tuple) -> None:
     name, refreshed, mode, duration, detail = row
     log(f"{name}: refreshed ({mode}) in {duration} ms" if refreshed else f"{name}: {detail}")
@@ -75,6 +89,10 @@ def log_result(row: tuple) -> None:
 def refresh_once(conn: psycopg.Connection, ttl: float, force: bool) -> list[tuple]:
     """Refresh each view (if older than ``ttl`` seconds, or ``force``); one transaction each."""
     results = []
+    try:
+        fold(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise CliError(f"fold_rollups(): {exc.diag.message_primary}") from None
     for view in VIEWS:
         try:
             row = refresh_view(conn, view, ttl, force)
@@ -134,6 +152,15 @@ class Sidecar:
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.close()
             self.conn = dburl.connect(self.url, autocommit=True, **self.options)
+        try:
+            fold(self.conn)
+        except psycopg.Error as exc:
+            if self.stop.is_set():
+                return errors
+            errors += 1
+            log(f"fold_rollups: error: {describe(exc)}")
+            if self.conn.closed or self.conn.broken:
+                raise
         for view in VIEWS:
             if self.stop.is_set():
                 return errors

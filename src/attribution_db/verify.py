@@ -10,7 +10,9 @@ and ``read_model_refreshes``. Four kinds of finding, one line each:
   application roles' attributes and memberships, database and default privileges;
 - ``drift``: any other object added, dropped or changed by hand, against ``sql/catalog.json``;
 - ``health``: INVALID indexes, NOT VALID constraints, materialized views unpopulated or older
-  than a bound, objects owned by another role than the one that migrated.
+  than a bound, objects owned by another role than the one that migrated;
+- ``rollups``: a group of a rollup whose folded value plus unfolded deltas differs from the
+  aggregate of the raw rows (docs/rollups.md); needs a role that bypasses RLS.
 
 Exit status: 0 clean, 1 findings, 2 when it cannot verify (bad URL, unreachable server,
 refused login, missing ``sql/catalog.json``, a query failing).
@@ -47,7 +49,7 @@ NAMES = {  # how an attribute reads in a finding
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # migrations | security | drift | health
+    kind: str  # migrations | security | drift | health | rollups
     object: str
     message: str
 
@@ -181,6 +183,72 @@ def _staleness(conn, views: dict, max_age: float, notes: list[str]) -> list[Find
     return found
 
 
+# -- rollups ---------------------------------------------------------------------------------
+#: rollup, delta table, key columns, value columns, the aggregate of the raw rows per key.
+ROLLUPS = (
+    ("rollup_channel_daily", "rollup_channel_daily_delta", ("tenant_id", "utc_day", "channel"),
+     ("allocations", "allocated_revenue_cents"),
+     "SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date AS utc_day, channel, "
+     "count(*) AS allocations, sum(allocated_revenue_cents) AS allocated_revenue_cents "
+     "FROM attribution_allocations GROUP BY 1, 2, 3"),
+    ("rollup_ledger_daily", "rollup_ledger_daily_delta", ("tenant_id", "utc_day"),
+     ("ledger_rows", "verified_rows", "verified_revenue_cents", "unverified_revenue_cents"),
+     "SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date AS utc_day, count(*) AS ledger_rows, "
+     "count(*) FILTER (WHERE is_verified) AS verified_rows, "
+     "coalesce(sum(revenue_cents) FILTER (WHERE is_verified), 0) AS verified_revenue_cents, "
+     "coalesce(sum(revenue_cents) FILTER (WHERE NOT is_verified), 0) AS unverified_revenue_cents "
+     "FROM revenue_ledger GROUP BY 1, 2"),
+)
+ROLLUP_FINDINGS_SHOWN = 10  # per rollup; the count of the others follows
+
+
+def rollup_drift_sql(rollup: str, delta: str, keys: tuple, values: tuple, raw: str) -> str:
+    """Groups where rollup + delta (of existing tenants) differs from the raw aggregate."""
+    k, v = ", ".join(keys), ", ".join(values)
+    sums = ", ".join(f"sum({c}) AS {c}" for c in values)
+    nonzero = " OR ".join(f"sum({c}) <> 0" for c in values)
+    differs = " OR ".join(f"r.{c} IS DISTINCT FROM a.{c}" for c in values)
+    shown = ", ".join(f"r.{c}, a.{c}" for c in values)
+    return (
+        f"WITH r AS (SELECT {k}, {sums} FROM (SELECT {k}, {v} FROM {rollup} UNION ALL "
+        f"SELECT {k}, {v} FROM {delta}) AS u WHERE EXISTS (SELECT FROM tenants AS t "
+        f"WHERE t.id = u.tenant_id) GROUP BY {k} HAVING {nonzero}), a AS ({raw}) "
+        f"SELECT {', '.join(f'coalesce(r.{c}, a.{c})' for c in keys)}, {shown} "
+        f"FROM r FULL JOIN a USING ({k}) WHERE {differs} ORDER BY {k}"
+    )
+
+
+def rollups(conn: psycopg.Connection, notes: list[str]) -> list[Finding]:
+    present = conn.execute(
+        "SELECT to_regclass('rollup_channel_daily') IS NOT NULL AND to_regclass('rollup_ledger_daily') IS NOT NULL"
+    ).fetchone()[0]
+    if not present:
+        return []
+    bypasses = conn.execute(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()[0]
+    readable = all(
+        conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (t,)).fetchone()[0]
+        for r in ROLLUPS for t in (r[0], r[1])
+    )
+    if not (bypasses and readable):
+        notes.append("rollups: drift not checkable as this role (it must bypass RLS and read the "
+                     "rollups and their delta tables); run make verify as the owner")
+        return []
+    found: list[Finding] = []
+    for rollup, delta, keys, values, raw in ROLLUPS:
+        bad = conn.execute(rollup_drift_sql(rollup, delta, keys, values, raw)).fetchall()
+        for row in bad[:ROLLUP_FINDINGS_SHOWN]:
+            key = " ".join(str(x) for x in row[: len(keys)])
+            pairs = row[len(keys):]
+            what = ", ".join(f"{c} {pairs[2 * i]} (rollup + delta) != {pairs[2 * i + 1]} (raw rows)"
+                             for i, c in enumerate(values) if pairs[2 * i] != pairs[2 * i + 1])
+            found.append(Finding("rollups", f"{rollup} {key}", f"drift: {what}"))
+        if len(bad) > ROLLUP_FINDINGS_SHOWN:
+            found.append(Finding("rollups", rollup, f"drift in {len(bad) - ROLLUP_FINDINGS_SHOWN} more group(s)"))
+    return found
+
+
 # -- migrations -----------------------------------------------------------------------------
 
 
@@ -251,6 +319,7 @@ def verify(conn: psycopg.Connection, max_age: float | None = None, owner: str | 
     found = migrations(conn, notes)
     found += drift(expected, live)
     found += health(conn, live, owner, max_age, notes)
+    found += rollups(conn, notes)
     return found, notes
 
 

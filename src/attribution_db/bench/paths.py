@@ -14,6 +14,7 @@ finding of the benchmark, reported in docs/performance.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from typing import Callable
 
 #: Row budgets of a page (what an API page returns).
@@ -365,3 +366,53 @@ def as_tenant(conn, tenant_id, role: str = "app_ro") -> None:
         "SELECT set_config('role', %s, true), set_config('app.current_tenant_id', %s, true)",
         (role, str(tenant_id)),
     )
+
+
+# -- the dashboard rollups (issue 11, docs/rollups.md) -------------------------------------
+# Read as app_ro through the reader views (rollup + unfolded deltas of the current tenant).
+# They have no owner twin (the views read app.current_tenant_id themselves): the RLS ratio
+# of these paths is not measured here.
+def _since(days: int) -> Callable[[dict, int], dict]:
+    """The first UTC day of the window, computed by the client: a plain date parameter lets
+    the leakproof date comparison pass the views' security barrier and reach the primary key
+    (an expression such as ``(now() AT TIME ZONE 'UTC')::date - 30`` is not leakproof and
+    would be applied only after the tenant's whole history was summed)."""
+
+    def pick(ctx: dict, i: int) -> dict:
+        anchor = ctx["anchor"].astimezone(timezone.utc).date()
+        return {"since": anchor - timedelta(days=days)}
+
+    return pick
+
+
+def _channel_totals(days: int) -> Path:
+    return Path(
+        f"rollup_channel_totals_{days}d", f"channel totals over {days} days (rollup view)", "rollup",
+        "v_rollup_channel_daily",
+        "channel, sum(allocations) AS allocations, sum(allocated_revenue_cents) AS revenue_cents",
+        ("utc_day > %(since)s",),
+        "GROUP BY channel ORDER BY revenue_cents DESC",
+        "rollup_channel_daily_pkey", "rollup_channel_daily_pkey", _since(days),
+        requires=("v_rollup_channel_daily",),
+    )
+
+
+ROLLUP_PATHS: tuple[Path, ...] = (
+    _channel_totals(7),
+    _channel_totals(30),
+    _channel_totals(90),
+    Path(
+        "rollup_revenue_by_day_90d", "revenue by day over 90 days (rollup view)", "rollup",
+        "v_rollup_ledger_daily", "utc_day, revenue_cents, verified_revenue_cents, ledger_rows",
+        ("utc_day > %(since)s",), "ORDER BY utc_day",
+        "rollup_ledger_daily_pkey", "rollup_ledger_daily_pkey", _since(90),
+        requires=("v_rollup_ledger_daily",),
+    ),
+    Path(
+        "rollup_ledger_total", "ledger total over the whole history (rollup view)", "rollup",
+        "v_rollup_ledger_daily",
+        "sum(revenue_cents) AS revenue_cents, sum(ledger_rows) = sum(verified_rows) AS verified",
+        (), "", "rollup_ledger_daily_pkey", "rollup_ledger_daily_pkey", _none,
+        requires=("v_rollup_ledger_daily",),
+    ),
+)

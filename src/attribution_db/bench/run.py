@@ -9,6 +9,7 @@ whole transactions (BEGIN, role and tenant, statement, COMMIT) per second.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -33,6 +34,8 @@ AGGREGATE_SAMPLES = 30  # aggregates are slow on the largest tenant: fewer runs
 WARMUP = 5
 INTERLEAVE_FACTOR = 3  # more RLS/owner pairs than samples: the ratio of sub-ms medians is noisy
 MATVIEWS = ("mv_realtime_revenue", "mv_reconciliation_status")
+ROLLUP_SECONDS = {"small": 2.0, "medium": 3.0, "large": 3.0}  # per rollup ingest run
+ROLLUP_ROUNDS = 3  # runs per configuration and side; the median is reported
 
 
 # -- statistics -------------------------------------------------------------------------
@@ -385,6 +388,200 @@ def bench_ingest(url: str, tenant_id: str, scale: Scale, anchor: datetime, log=p
     return out
 
 
+# -- the rollups (issue 11) ---------------------------------------------------------------
+ROLLUP_TRIGGERS = {
+    "attribution_allocations": "trg_attribution_allocations_rollup_insert",
+    "revenue_ledger": "trg_revenue_ledger_rollup_insert",
+}
+ROLLUP_WRITERS = (1, 4)
+ROLLUP_BATCH = 250
+ALLOC_BATCH = (
+    "INSERT INTO attribution_allocations (tenant_id, event_id, channel, allocated_revenue_cents, correlation_id) "
+    "SELECT %s, e, c, v, %s FROM unnest(%s::uuid[], %s::text[], %s::int[]) AS u (e, c, v)"
+)
+LEDGER_BATCH = (
+    "INSERT INTO revenue_ledger (tenant_id, revenue_cents, verified_at) "
+    "SELECT %s, v, %s FROM unnest(%s::int[]) AS u (v)"
+)
+ROLLUP_CHANNELS = ("google_search", "facebook_ads", "email", "direct")
+
+
+def rollups_present(conn) -> bool:
+    return conn.execute("SELECT to_regprocedure('fold_rollups()') IS NOT NULL").fetchone()[0]
+
+
+def set_rollup_triggers(conn, enabled: bool) -> None:
+    """Enable or disable the rollup maintenance on inserts (the bench database only)."""
+    for table, trigger in ROLLUP_TRIGGERS.items():
+        conn.execute(sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+            sql.Identifier(table), sql.SQL("ENABLE" if enabled else "DISABLE"), sql.Identifier(trigger)))
+
+
+def bench_rollup_paths(url: str, scale: Scale, contexts: dict, log=print) -> dict:
+    out: dict = {}
+    for path in qp.ROLLUP_PATHS:
+        entry: dict = {"title": path.title, "kind": path.kind, "sql_rls": path.sql(), "tenants": {}}
+        out[path.name] = entry
+        for label, ctx in contexts.items():
+            t = {"clients": {str(c): concurrent(url, path, ctx, scale.samples, c) for c in CLIENTS}}
+            with psycopg.connect(url) as conn, conn.transaction():
+                qp.as_tenant(conn, ctx["tenant_id"])
+                t["plan_rls"] = qp.plan_summary(qp.explain(conn, path, params_for(path, ctx, 0)))
+            entry["tenants"][label] = t
+            c1, c2 = t["clients"]["1"], t["clients"]["2"]
+            log(f"{path.name:<28} {label:<6} p95 {c1['p95_ms']:7.3f} ms (2 clients {c2['p95_ms']:7.3f}), "
+                f"{c1['throughput_tps']:7.0f}/{c2['throughput_tps']:7.0f} tx/s")
+    return out
+
+
+def bench_rollup_ingest(url: str, tenant_id: str, seconds: float, log=print) -> dict:
+    """Allocation + ledger ingest of one tenant (its hot days and channels), single-row and
+    batched, 1 and 4 writers, with and without the rollup triggers: ROLLUP_ROUNDS runs of
+    ``seconds`` per side, in alternating order, the median run reported."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        events = [r[0] for r in conn.execute(
+            "SELECT id FROM attribution_events WHERE tenant_id = %s ORDER BY occurred_at DESC LIMIT 1000", (tenant_id,))]
+    if not events:
+        return {"skipped": "the tenant has no events"}
+    out: dict = {"tenant_id": tenant_id, "seconds_per_run": seconds, "batch_size": ROLLUP_BATCH, "runs": {}}
+    kept: list[tuple] = []  # (tag, stamp) of the maintained runs, deleted at the end
+    runs = itertools.count(1)
+
+    def one(rows_per_tx: int, writers: int, maintained: bool) -> dict:
+        tag = uuid.uuid4()
+        # verified_at of this run's ledger rows (is_verified stays false): how they are found again
+        stamp = datetime(1999, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=next(runs))
+        done = [0] * writers
+        errors: list[BaseException] = []
+        stop = threading.Event()
+        barrier = threading.Barrier(writers + 1)
+
+        def work(k: int) -> None:
+            try:
+                with psycopg.connect(url) as conn:
+                    i = 0
+                    barrier.wait()
+                    while not stop.is_set():
+                        ev = [events[(i + j) % len(events)] for j in range(rows_per_tx)]
+                        ch = [ROLLUP_CHANNELS[(i + j) % len(ROLLUP_CHANNELS)] for j in range(rows_per_tx)]
+                        cents = [100 + (i + j) % 900 for j in range(rows_per_tx)]
+                        with conn.transaction():
+                            qp.as_tenant(conn, tenant_id, "app_rw")
+                            conn.execute(ALLOC_BATCH, (tenant_id, tag, ev, ch, cents))
+                            conn.execute(LEDGER_BATCH, (tenant_id, stamp, cents))
+                        done[k] += rows_per_tx
+                        i += rows_per_tx
+            except BaseException as exc:  # reported after the join
+                errors.append(exc)
+                barrier.abort()
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(writers)]
+        for t in threads:
+            t.start()
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        if not maintained:  # rows the rollups never saw leave with the triggers still off
+            with psycopg.connect(url, autocommit=True) as conn:
+                set_rollup_triggers(conn, False)
+                conn.execute("ALTER TABLE attribution_allocations DISABLE TRIGGER trg_attribution_allocations_rollup_delete")
+                conn.execute("ALTER TABLE revenue_ledger DISABLE TRIGGER trg_revenue_ledger_rollup_delete")
+                conn.execute("DELETE FROM attribution_allocations WHERE tenant_id = %s AND correlation_id = %s", (tenant_id, tag))
+                conn.execute("DELETE FROM revenue_ledger WHERE tenant_id = %s AND verified_at = %s AND NOT is_verified",
+                             (tenant_id, stamp))  # fmt: skip
+                conn.execute("ALTER TABLE attribution_allocations ENABLE TRIGGER trg_attribution_allocations_rollup_delete")
+                conn.execute("ALTER TABLE revenue_ledger ENABLE TRIGGER trg_revenue_ledger_rollup_delete")
+        if maintained:
+            kept.append((tag, stamp))
+        rows = sum(done)
+        return {"rows": rows, "transactions": rows // rows_per_tx, "seconds": round(wall, 3),
+                "rows_per_s": round(rows / wall, 1), "tx_per_s": round(rows / rows_per_tx / wall, 1)}  # fmt: skip
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for mode, per_tx in (("single", 1), ("batch", ROLLUP_BATCH)):
+            for writers in ROLLUP_WRITERS:
+                key = f"{mode}_{writers}w"
+                rounds: dict = {"with": [], "without": []}
+                for r in range(ROLLUP_ROUNDS):  # alternating order: neither side always runs first
+                    for maintained in ((True, False) if r % 2 == 0 else (False, True)):
+                        set_rollup_triggers(conn, maintained)
+                        rounds["with" if maintained else "without"].append(one(per_tx, writers, maintained))
+                set_rollup_triggers(conn, True)
+                pair = {}
+                for side, runs_ in rounds.items():  # the median round by rows/s
+                    pair[side] = sorted(runs_, key=lambda x: x["rows_per_s"])[len(runs_) // 2]
+                    pair[side]["rounds_rows_per_s"] = [x["rows_per_s"] for x in runs_]
+                pair["ratio"] = round(pair["with"]["rows_per_s"] / pair["without"]["rows_per_s"], 3)
+                out["runs"][key] = pair
+                log(f"rollup ingest {key}: with maintenance {pair['with']['rows_per_s']:,.0f} rows/s, "
+                    f"without {pair['without']['rows_per_s']:,.0f} rows/s, ratio {pair['ratio']}")
+        set_rollup_triggers(conn, True)
+        for tag, stamp in kept:  # maintained rows leave through the triggers (deltas for the fold)
+            conn.execute("DELETE FROM attribution_allocations WHERE tenant_id = %s AND correlation_id = %s", (tenant_id, tag))
+            conn.execute("DELETE FROM revenue_ledger WHERE tenant_id = %s AND verified_at = %s AND NOT is_verified",
+                         (tenant_id, stamp))  # fmt: skip
+    return out
+
+
+def bench_freshness(url: str, tenant_id: str, trials: int = 20) -> dict:
+    """Commit one allocation as app_rw, then read the channel view as app_ro: the time from
+    the commit's return to a read that includes it (every read after the commit does)."""
+    lat, misses = [], 0
+    with psycopg.connect(url) as w, psycopg.connect(url) as r:
+        event = w.execute("SELECT id FROM attribution_events WHERE tenant_id = %s LIMIT 1", (tenant_id,)).fetchone()[0]
+        w.commit()
+        total = "SELECT coalesce(sum(allocated_revenue_cents), 0) FROM v_rollup_channel_daily"
+        tag = uuid.uuid4()
+        for i in range(trials):
+            with r.transaction():
+                qp.as_tenant(r, tenant_id)
+                before = r.execute(total).fetchone()[0]
+            with w.transaction():
+                qp.as_tenant(w, tenant_id, "app_rw")
+                w.execute("INSERT INTO attribution_allocations (tenant_id, event_id, channel, allocated_revenue_cents, "
+                          "correlation_id) VALUES (%s, %s, 'freshness', 1, %s)", (tenant_id, event, tag))  # fmt: skip
+            t0 = time.perf_counter()
+            with r.transaction():
+                qp.as_tenant(r, tenant_id)
+                after = r.execute(total).fetchone()[0]
+            lat.append((time.perf_counter() - t0) * 1000)
+            misses += after != before + 1
+        with w.transaction():
+            w.execute("DELETE FROM attribution_allocations WHERE tenant_id = %s AND correlation_id = %s", (tenant_id, tag))
+    return {"trials": trials, "reads_missing_the_commit": misses, "commit_to_visible_ms": summary(lat)}
+
+
+def bench_fold(conn, log=print) -> dict:
+    """fold_rollups() after the ingest runs (their deltas), then on empty deltas."""
+    out = {}
+    for label in ("after_ingest", "empty"):
+        deltas = conn.execute("SELECT (SELECT count(*) FROM rollup_channel_daily_delta) + "
+                              "(SELECT count(*) FROM rollup_ledger_daily_delta)").fetchone()[0]  # fmt: skip
+        t0 = time.perf_counter()
+        conn.execute("SELECT * FROM fold_rollups()").fetchall()
+        out[label] = {"delta_rows": deltas, "ms": round((time.perf_counter() - t0) * 1000, 3)}
+        log(f"fold_rollups() {label}: {deltas} delta rows in {out[label]['ms']:.1f} ms")
+    out["rollup_rows"] = conn.execute("SELECT (SELECT count(*) FROM rollup_channel_daily), "
+                                      "(SELECT count(*) FROM rollup_ledger_daily)").fetchone()  # fmt: skip
+    return out
+
+
+def rollup_drift(conn) -> int:
+    """Groups where rollup + delta differs from the raw rows (make verify's query)."""
+    from attribution_db import verify
+
+    return sum(len(conn.execute(verify.rollup_drift_sql(*r)).fetchall()) for r in verify.ROLLUPS)
+
+
 # -- the whole run ----------------------------------------------------------------------
 def run(scale_name: str, keep: bool = False, log=print) -> dict:
     if scale_name not in SCALES:
@@ -406,6 +603,10 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
                 result["seed"] = {"kept": True, "counts": count_rows(conn), **earlier_seed(scale)}
             result["migrations"] = [r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc, migration_id")]
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
+            if rollups_present(conn):  # what the sidecar does after a load: fold, then refresh
+                t0 = time.perf_counter()
+                conn.execute("SELECT * FROM fold_rollups()").fetchall()
+                result["initial_fold_s"] = round(time.perf_counter() - t0, 3)
             t0 = time.perf_counter()
             refresh_all(conn)
             result["initial_refresh_s"] = round(time.perf_counter() - t0, 3)
@@ -415,7 +616,22 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
         result["paths"] = bench_paths(url, scale, contexts, result["tenants"], log)
         result["ingest"] = bench_ingest(url, result["tenants"]["large"]["tenant_id"], scale, anchor, log)
         with psycopg.connect(url, autocommit=True) as conn:
+            rollups = rollups_present(conn)
+        if rollups:
+            large = result["tenants"]["large"]["tenant_id"]
+            result["rollup_paths"] = bench_rollup_paths(url, scale, contexts, log)
+            result["rollup_ingest"] = bench_rollup_ingest(url, large, ROLLUP_SECONDS[scale.name], log)
+            result["rollup_freshness"] = bench_freshness(url, large)
+            f = result["rollup_freshness"]
+            log(f"rollup freshness: {f['reads_missing_the_commit']} of {f['trials']} reads missed the commit; "
+                f"commit-to-visible p95 {f['commit_to_visible_ms']['p95_ms']:.3f} ms")
+        with psycopg.connect(url, autocommit=True) as conn:
+            if rollups:
+                result["rollup_fold"] = bench_fold(conn, log)
             result["refresh"] = bench_refresh(conn, log=log)
+            if rollups:
+                result["rollup_drift_groups"] = rollup_drift(conn)
+                log(f"rollup drift after the run: {result['rollup_drift_groups']} group(s)")
             result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if not keep:
