@@ -53,6 +53,15 @@ SIDES = ("rls", "owner_param", "owner_generic", "owner_setting", "bypass_setting
 #: A NOLOGIN member of app_ro with BYPASSRLS, made for the rounds and dropped after them: the
 #: privileges of app_ro without the policy, to split the overhead in two.
 BYPASS_ROLE = "attribution_bench_bypassrls"
+#: The owner's hand-written form of the policy: the policy's own qual, read from the catalog
+#: by ``measure`` (so a changed policy changes it too); this text where a table has none.
+SETTING_QUAL = "tenant_id = current_setting('app.current_tenant_id')::uuid"
+POLICY_QUALS: dict[str, str] = {}
+POLICY_QUALS_SQL = """
+SELECT c.relname, pg_get_expr(p.polqual, p.polrelid)
+FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+WHERE c.relnamespace = 'public'::regnamespace AND p.polname = 'tenant_isolation_policy'
+"""
 #: (name, numerator side, denominator side, what it measures)
 COMPARISONS = (
     ("policy", "rls", "owner_setting", "like with like: the policy's expression written by hand as the owner"),
@@ -151,7 +160,7 @@ def render(path: qp.Path | None, side: str, prefix: str, params: dict) -> str:
     owner = side.startswith(("owner", "bypass"))
     text = path.sql(owner=owner)
     if side in ("owner_setting", "bypass_setting"):
-        text = text.replace("tenant_id = %(tenant_id)s", "tenant_id = current_setting('app.current_tenant_id')::uuid")
+        text = text.replace("tenant_id = %(tenant_id)s", POLICY_QUALS.get(path.table, SETTING_QUAL))
     return re.sub(
         r"%\((\w+)\)s",
         lambda m: f":{prefix}_{m.group(1)}::{pg_type(params[m.group(1)], m.group(1))}",
@@ -299,6 +308,8 @@ def measure(url: str, contexts: dict, rounds: int, seconds: float, log=print) ->
     binary = pgbench()
     with psycopg.connect(url) as conn:
         present = [p for p in qp.PATHS if not qp.missing_objects(conn, p)]
+        POLICY_QUALS.clear()
+        POLICY_QUALS.update(dict(conn.execute(POLICY_QUALS_SQL).fetchall()))
     names = {p.name: f"p{i:02d}" for i, p in enumerate(present)}
     result: dict = {
         "method": {
