@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("action", choices=["run", "report"])
     bench.add_argument("--scale", default="small", help="small, medium or large (default small)")
     bench.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
-    bench.add_argument("--rls-rounds", type=int, default=24, help="alternating pgbench rounds for the RLS overhead (0: skip)")
+    bench.add_argument("--rls-rounds", type=int, default=30, help="alternating pgbench rounds for the RLS overhead (0: skip)")
     bench.add_argument("--rls-seconds", type=float, default=4.0, help="seconds of each pgbench round (one tenant, every side)")
     bench.set_defaults(func=cmd_bench)
     mutate = sub.add_parser("mutate", help="apply each schema mutation of checks/mutations/*.yaml and run its checks")

@@ -6,7 +6,8 @@ one tenant that holds every path of every side, chosen at random per transaction
 sides are interleaved transaction by transaction, so load from other work on the machine
 hits every side of a comparison alike. Script weights give each path a similar share of the
 time (a large tenant's aggregates would otherwise crowd out the sub-millisecond paths); the
-parameters are one sample of the tenant's events, a different one each round.
+parameters are one sample of the tenant's events, a different one each round. Each
+transaction's four statements go in one pipeline (one round trip).
 
 * ``rls``: ``app_ro``, tenant set per transaction with ``set_config(..., true)``, no
   ``tenant_id`` predicate (what applications send);
@@ -16,6 +17,8 @@ parameters are one sample of the tenant's events, a different one each round.
 * ``owner_setting``: the owner with ``WHERE tenant_id = current_setting('app.current_tenant_id')::uuid``,
   the policy's own expression written by hand: the same plan and plan caching as ``rls``,
   so ``rls`` / ``owner_setting`` is what the policy machinery itself costs (the headline);
+* ``bypass_setting``: ``owner_setting``'s statement run by a NOLOGIN member of ``app_ro`` with
+  BYPASSRLS (made for the rounds, dropped after): app_ro's privileges without the policy;
 * ``rls_control``: ``rls`` again as separate prepared statements: ``rls`` / ``rls_control``
   is the method's own noise.
 
@@ -52,7 +55,7 @@ PGBENCH_DIRS = ("/usr/lib/postgresql/15/bin",)
 SIDES = ("rls", "owner_param", "owner_generic", "owner_setting", "bypass_setting", "rls_control")
 #: A NOLOGIN member of app_ro with BYPASSRLS, made for the rounds and dropped after them: the
 #: privileges of app_ro without the policy, to split the overhead in two.
-BYPASS_ROLE = "attribution_bench_bypassrls"
+BYPASS_ROLE = f"attribution_bench_bypassrls_{os.getpid()}"  # per run: roles are cluster-wide
 #: The owner's hand-written form of the policy: the policy's own qual, read from the catalog
 #: by ``measure`` (so a changed policy changes it too); this text where a table has none.
 SETTING_QUAL = "tenant_id = current_setting('app.current_tenant_id')::uuid"
@@ -72,7 +75,12 @@ COMPARISONS = (
     ("control", "rls", "rls_control", "the same statement on both sides: the method's own noise"),
 )
 HEADLINE = "policy"
+#: Share of the time per side: the plan effects of owner_param/owner_generic are large (0.05x
+#: to 5x) and need fewer samples than the few-percent comparisons.
+SIDE_SHARE = {"rls": 1.0, "owner_setting": 1.0, "bypass_setting": 1.0, "rls_control": 1.0,
+              "owner_param": 0.25, "owner_generic": 0.25}
 BOOTSTRAP = 10_000
+PIPELINE = True  # the four statements of a transaction in one round trip (pgbench \startpipeline)
 NULL = "empty"  # each side's transaction with SELECT 1: subtracted to leave the statement
 #: Two-sided 95% quantiles of Student's t by degrees of freedom (beyond 30: interpolated to 1.96).
 T975 = {
@@ -173,13 +181,14 @@ def script(path: qp.Path | None, side: str, prefix: str, params: dict) -> str:
     plan_cache_mode, so the statements around the measured one are the same everywhere."""
     role = {"rls": "'app_ro'", "rls_control": "'app_ro'", "bypass_setting": f"'{BYPASS_ROLE}'"}.get(side, "'none'")
     mode = "'force_generic_plan'" if side == "owner_generic" else "'auto'"
-    return (
+    body = (
         "BEGIN;\n"
         f"SELECT set_config('role', {role}, true), set_config('app.current_tenant_id', :tenant_id, true), "
         f"set_config('plan_cache_mode', {mode}, true);\n"
         f"{render(path, side, prefix, params)};\n"
         "COMMIT;\n"
     )
+    return f"\\startpipeline\n{body}\\endpipeline\n" if PIPELINE else body
 
 
 STATEMENT_LINE = re.compile(r"^\s+(\d+\.\d+)\s+(?:\d+\s+)?(.*)$")
@@ -349,7 +358,7 @@ def rounds_and_plans(url: str, binary: str, present: list[qp.Path], names: dict,
                     for p in present:
                         key = f"{side}.{names[p.name]}"
                         scripts[key] = script(p, side, names[p.name], params[p.name])
-                        weights[key] = weights_by_tenant[label][names[p.name]]
+                        weights[key] = max(1, round(weights_by_tenant[label][names[p.name]] * SIDE_SHARE[side]))
                     scripts[f"{side}.{NULL}"] = script(None, side, NULL, {})
                     weights[f"{side}.{NULL}"] = heaviest
                 got = run_scripts(binary, url, folder, scripts, weights, variables, seconds)
@@ -420,4 +429,4 @@ def calibrate(binary: str, url: str, folder: FsPath, present: list[qp.Path], nam
     got = run_scripts(binary, url, folder, scripts, dict.fromkeys(scripts, 1), variables, 1)
     lat = {name: max(got[name]["median_us"], 1) if name in got else 1000 for name in scripts}
     slowest = max(lat.values())
-    return {name: max(1, min(1000, round(slowest / ms))) for name, ms in lat.items()}
+    return {name: max(4, min(4000, round(4 * slowest / ms))) for name, ms in lat.items()}

@@ -387,7 +387,7 @@ def bench_ingest(url: str, tenant_id: str, scale: Scale, anchor: datetime, log=p
 
 
 # -- the whole run ----------------------------------------------------------------------
-def run(scale_name: str, keep: bool = False, rls_rounds: int = 24, rls_seconds: float = 4.0, log=print) -> dict:
+def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: float = 4.0, log=print) -> dict:
     if scale_name not in SCALES:
         raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale_name!r}")
     scale = SCALES[scale_name]
