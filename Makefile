@@ -12,6 +12,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 SCALE ?= small
+# The RLS overhead (src/attribution_db/bench/rls.py): alternating pgbench rounds, seconds per side.
+RLS_ROUNDS ?= 30
+RLS_SECONDS ?= 4
 CLI := $(BIN)/attribution-db
 # The migration folders, as yoyo.ini lists them (a new folder needs no change here).
 SQL_DIRS := $(shell sed -n 's/^sources *= *//p' yoyo.ini)
@@ -108,8 +111,8 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	@touch $@
 
-bench: $(BENCH_STAMP) ## benchmark query paths, ingestion, refresh (SCALE=small|medium|large, KEEP=1)
-	@$(CLI) bench run --scale $(SCALE) $(if $(KEEP),--keep)
+bench: $(BENCH_STAMP) ## benchmark query paths, RLS overhead, ingestion, refresh (SCALE=small|medium|large, KEEP=1, RLS_ROUNDS=30, RLS_SECONDS=4)
+	@$(CLI) bench run --scale $(SCALE) $(if $(KEEP),--keep) --rls-rounds $(RLS_ROUNDS) --rls-seconds $(RLS_SECONDS)
 	@$(CLI) bench report
 
 bench-report: $(BENCH_STAMP) ## rewrite docs/performance.md and its plot from bench/results/

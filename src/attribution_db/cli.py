@@ -211,7 +211,7 @@ def cmd_bench(args) -> int:
     if args.action == "run":
         from attribution_db.bench.run import run
 
-        run(args.scale, keep=args.keep)
+        run(args.scale, keep=args.keep, rls_rounds=args.rls_rounds, rls_seconds=args.rls_seconds)
     else:
         from attribution_db.bench.report import write_report
 
@@ -311,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("action", choices=["run", "report"])
     bench.add_argument("--scale", default="small", help="small, medium or large (default small)")
     bench.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
+    bench.add_argument("--rls-rounds", type=int, default=30, help="alternating pgbench rounds for the RLS overhead (0: skip)")
+    bench.add_argument("--rls-seconds", type=float, default=4.0, help="seconds of each pgbench round (one tenant, every side)")
     bench.set_defaults(func=cmd_bench)
     rehearse = sub.add_parser("rehearse", help="roll back and re-apply the latest migrations of a loaded benchmark database, measuring each")
     rehearse.add_argument("--scale", default="small", help="small, medium or large (default small)")

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
 from attribution_db.bench import paths as qp
+from attribution_db.bench import rls
 from attribution_db.bench.seed import SCALES, SPAN, Scale, count_rows, seed
 from attribution_db.targets import target
 
@@ -583,7 +584,7 @@ def rollup_drift(conn) -> int:
 
 
 # -- the whole run ----------------------------------------------------------------------
-def run(scale_name: str, keep: bool = False, log=print) -> dict:
+def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: float = 4.0, log=print) -> dict:
     if scale_name not in SCALES:
         raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale_name!r}")
     scale = SCALES[scale_name]
@@ -614,6 +615,10 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
             contexts = {label: tenant_context(conn, t["tenant_id"], anchor, scale.samples) for label, t in result["tenants"].items()}
         log("tenants: " + "; ".join(f"{k} {v['rows']['attribution_events']:,} events" for k, v in result["tenants"].items()))
         result["paths"] = bench_paths(url, scale, contexts, result["tenants"], log)
+        if rls_rounds > 0:
+            log(f"rls overhead: {rls_rounds} rounds x 3 tenants x {len(rls.SIDES)} sides x {rls_seconds:g} s of pgbench")
+            result["rls_overhead"] = rls.measure(url, contexts, rls_rounds, rls_seconds, log)
+            log_rls(result["rls_overhead"], log)
         result["ingest"] = bench_ingest(url, result["tenants"]["large"]["tenant_id"], scale, anchor, log)
         with psycopg.connect(url, autocommit=True) as conn:
             rollups = rollups_present(conn)
@@ -643,6 +648,17 @@ def run(scale_name: str, keep: bool = False, log=print) -> dict:
     out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
     log(f"wrote {out.relative_to(PROJECT_ROOT)} ({result['wall_s']} s)")
     return result
+
+
+def log_rls(found: dict, log=print) -> None:
+    for label, per_path in found["tenants"].items():
+        for name, entry in per_path.items():
+            c = entry["comparisons"]
+            parts = []
+            for key in ("policy", "explicit_where", "control"):
+                ci = c[key].get("ci95")
+                parts.append(f"{key} x{c[key]['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{key} n/a")
+            log(f"rls {name:<28} {label:<6} " + "  ".join(parts))
 
 
 def earlier_seed(scale: Scale) -> dict:
