@@ -804,8 +804,7 @@ def write_report() -> None:
         "",
         *summary(results),
         "",
-        "Issue 11's targets for the dashboard rollups (stated for 10M events; figures and reasons in "
-        "*Issue 11: dashboards from the rollups*):",
+        "Issue 11's rollup targets (figures and reasons in *Issue 11: dashboards from the rollups*):",
         "",
         *rollup_summary(results),
         "",
