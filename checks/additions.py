@@ -141,7 +141,7 @@ FUNCTIONS = {
     "pii_paths_shown()": "integer",
     "pii_key_walk(jsonb)": "record",
     "pii_key_paths(jsonb,integer)": "text[]",
-    # 202612071602/1603: rollup maintenance
+    # 202612071602/1604: rollup maintenance
     "rollup_allocations_delta()": "trigger",
     "rollup_ledger_delta()": "trigger",
     "fold_rollups()": "record",

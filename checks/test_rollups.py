@@ -244,18 +244,63 @@ def test_the_day_is_the_utc_day_whatever_the_writer_time_zone(db, two):
     assert_exact(db, [a])
 
 
+MIGRATIONS = ROOT / "sql" / "migrations"
+TRIGGERS = "202612071602_maintain_rollups_with_statement_triggers"
+BACKFILL = "202612071603_backfill_rollups"
+
+
+def sql_of(name: str, rollback: bool = False) -> str:
+    return (MIGRATIONS / f"{name}{'.rollback' if rollback else ''}.sql").read_text()
+
+
 def test_backfill_counts_rows_written_before_the_triggers(db, two):
-    """The maintenance migration, re-run on a table with rows, backfills them exactly. Kills: no-backfill."""
+    """Triggers re-created on tables with rows, then the backfill: exact. Kills: no-backfill."""
     (a, ea), (b, eb) = two.items()
-    name = "202612071602_maintain_rollups_with_statement_triggers"
-    folder = ROOT / "sql" / "migrations"
-    db.execute((folder / f"{name}.rollback.sql").read_text())
+    db.execute(sql_of(TRIGGERS, rollback=True))
     for i in range(5):
         alloc(db, a if i % 2 else b, ea if i % 2 else eb, allocated_revenue_cents=i, created_at=BASE - timedelta(days=i))
         rows.insert(db, "revenue_ledger", tenant_id=a, revenue_cents=i, is_verified=bool(i % 2),
                     verified_at=BASE if i % 2 else None)  # fmt: skip
-    db.execute((folder / f"{name}.sql").read_text())
+    db.execute(sql_of(TRIGGERS))
+    alloc(db, b, eb, allocated_revenue_cents=7, created_at=BASE)  # captured by the new trigger
+    db.execute(sql_of(BACKFILL))
     assert_exact(db, [a, b])
+
+
+def test_backfill_holds_no_writer_and_counts_a_concurrent_write_once(make_database):
+    """While the backfill's transaction is open, an app_rw writer of the same tenant and day
+    commits without waiting (lock_timeout 1 s); after both commit the rollups are exact, and
+    running the backfill again appends nothing. Kills: backfill-locks-writers,
+    backfill-ignores-captured-deltas."""
+    url = make_database("rollups_backfill")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url, autocommit=True) as owner, psycopg.connect(url) as backfill:
+        ids = rows.full_tenant(owner, "Early")
+        t, e = ids["tenants"], ids["attribution_events"]
+        owner.execute(sql_of(BACKFILL, rollback=True))
+        with owner.transaction():
+            owner.execute(sql_of(TRIGGERS, rollback=True))
+            for i in range(3):
+                alloc(owner, t, e, channel="email", allocated_revenue_cents=10 + i, created_at=BASE)
+                rows.insert(owner, "revenue_ledger", tenant_id=t, revenue_cents=100 + i, created_at=BASE)
+            owner.execute(sql_of(TRIGGERS))
+        backfill.execute(sql_of(BACKFILL))  # its transaction stays open
+        late = writer(url, t)
+        try:
+            alloc(late, t, e, channel="email", allocated_revenue_cents=5, created_at=BASE)
+            rows.insert(late, "revenue_ledger", tenant_id=t, revenue_cents=50, created_at=BASE)
+            late.commit()
+        finally:
+            late.close()
+        backfill.commit()
+        with owner.transaction():
+            assert_exact(owner, [t], fold=False)
+        deltas = "SELECT (SELECT count(*) FROM rollup_channel_daily_delta) + (SELECT count(*) FROM rollup_ledger_daily_delta)"
+        before = owner.execute(deltas).fetchone()
+        owner.execute(sql_of(BACKFILL))
+        assert owner.execute(deltas).fetchone() == before, "a second backfill appended rows"
+        with owner.transaction():
+            assert_exact(owner, [t])
 
 
 def test_a_second_fold_returns_at_once_while_one_runs(migrated_url):

@@ -2,8 +2,8 @@
 -- tables append one signed, pre-aggregated row per touched group to the delta tables, in ONE
 -- INSERT per statement (appends never wait on each other: no hot rollup row); TRUNCATE empties
 -- rollup and delta. SECURITY DEFINER with a fixed search_path (no application role can write
--- the deltas); EXECUTE revoked from PUBLIC. Then a backfill of the rows already there: the
--- triggers exist first and hold off writers until commit, so nothing is counted twice or lost.
+-- the deltas); EXECUTE revoked from PUBLIC. Rows already there are backfilled by 202612071603
+-- in a later transaction, so writers wait only for CREATE TRIGGER's lock, not for a scan.
 -- Design and measurements: docs/decisions/0005-incremental-rollups.md.
 -- depends: 202612071601_create_ledger_daily_rollup
 
@@ -154,37 +154,6 @@ FOR EACH STATEMENT EXECUTE FUNCTION rollup_ledger_delta();
 CREATE TRIGGER trg_revenue_ledger_rollup_truncate
 AFTER TRUNCATE ON revenue_ledger
 FOR EACH STATEMENT EXECUTE FUNCTION rollup_ledger_delta();
-
--- Backfill: one scan of each table, writers held off by the triggers' lock until commit
--- (seconds at a million rows; the statement timeout is raised for it).
-SET LOCAL statement_timeout = '30min';
-
-INSERT INTO rollup_channel_daily (
-    tenant_id, utc_day, channel, allocations, allocated_revenue_cents
-)
-SELECT
-    a.tenant_id,
-    (a.created_at AT TIME ZONE 'UTC')::date AS utc_day,
-    a.channel,
-    count(*) AS allocations,
-    sum(a.allocated_revenue_cents) AS allocated_revenue_cents
-FROM attribution_allocations AS a
-GROUP BY 1, 2, 3;
-
-INSERT INTO rollup_ledger_daily (
-    tenant_id, utc_day, ledger_rows, verified_rows,
-    verified_revenue_cents, unverified_revenue_cents
-)
-SELECT
-    l.tenant_id,
-    (l.created_at AT TIME ZONE 'UTC')::date AS utc_day,
-    count(*) AS ledger_rows,
-    count(*) FILTER (WHERE l.is_verified) AS verified_rows,
-    coalesce(sum(l.revenue_cents) FILTER (WHERE l.is_verified), 0) AS verified_revenue_cents,
-    coalesce(sum(l.revenue_cents) FILTER (WHERE NOT l.is_verified), 0)
-        AS unverified_revenue_cents
-FROM revenue_ledger AS l
-GROUP BY 1, 2;
 
 COMMENT ON FUNCTION rollup_allocations_delta() IS
 'Trigger function (AFTER INSERT/UPDATE/DELETE, for each statement, transition tables): '

@@ -1,4 +1,4 @@
--- Roll back 202612071605_create_rollup_reader_views: drop the two reader views.
+-- Roll back 202612071606_create_rollup_reader_views: drop the two reader views.
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';

@@ -1,12 +1,16 @@
--- Roll back 202612071604_build_realtime_revenue_from_rollups: mv_realtime_revenue is again
--- the aggregate of the whole revenue_ledger (202611281502's definition), with its index,
--- grants, comments and the current-tenant view.
+-- Build mv_realtime_revenue from rollup_ledger_daily and its unfolded deltas (issue 11), so
+-- a refresh costs O(tenants x days) plus one index probe per tenant, not a scan of the whole
+-- ledger. Exact: total_revenue and verified come from the rollup's sums and counts (verified
+-- iff no unverified row); max(updated_at), which no rollup can keep under deletes, is read per
+-- tenant from idx_revenue_ledger_tenant_updated_at. Columns, types, clamped freshness, the
+-- unique index, grants and comments are as in 202611281502; the current-tenant view over
+-- it is recreated as it was. Created WITH DATA (the owner must bypass RLS).
+-- depends: 202612071604_fold_rollup_deltas 202611281503_single_flight_on_a_row_lock
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
--- Both are recreated below, same names, columns and grants, in this transaction: readers
--- wait on the lock for the length of this migration (one scan of revenue_ledger), never fail.
+-- Both are recreated below, same names, columns and grants, in this transaction.
 -- squawk-ignore ban-drop-view
 DROP VIEW v_realtime_revenue_current_tenant;
 -- squawk-ignore ban-drop-view
@@ -14,18 +18,47 @@ DROP MATERIALIZED VIEW mv_realtime_revenue;
 
 CREATE MATERIALIZED VIEW mv_realtime_revenue AS
 SELECT
-    tenant_id,
-    round(sum(revenue_cents)::numeric / 100, 2) AS total_revenue,
-    bool_and(is_verified) AS verified,
+    t.tenant_id,
+    round(t.revenue_cents / 100, 2) AS total_revenue,
+    t.unverified_rows = 0 AS verified,
     -- Compared, never subtracted, at the edges: no value of max(updated_at), finite or not,
     -- can make this fail (22003 integer out of range, 22008 infinite timestamps).
     CASE
-        WHEN max(updated_at) >= now() THEN 0
-        WHEN max(updated_at) <= now() - make_interval(secs => 2147483647) THEN 2147483647
-        ELSE floor(extract(EPOCH FROM now() - max(updated_at)))::integer
+        WHEN n.newest >= now() THEN 0
+        WHEN n.newest <= now() - make_interval(secs => 2147483647) THEN 2147483647
+        ELSE floor(extract(EPOCH FROM now() - n.newest))::integer
     END AS data_freshness_seconds
-FROM revenue_ledger
-GROUP BY tenant_id
+FROM (
+    SELECT
+        u.tenant_id,
+        sum(u.verified_revenue_cents + u.unverified_revenue_cents) AS revenue_cents,
+        sum(u.ledger_rows - u.verified_rows) AS unverified_rows
+    FROM (
+        SELECT
+            r.tenant_id,
+            r.ledger_rows,
+            r.verified_rows,
+            r.verified_revenue_cents,
+            r.unverified_revenue_cents
+        FROM rollup_ledger_daily AS r
+        UNION ALL
+        SELECT
+            d.tenant_id,
+            d.ledger_rows,
+            d.verified_rows,
+            d.verified_revenue_cents,
+            d.unverified_revenue_cents
+        FROM rollup_ledger_daily_delta AS d
+    ) AS u
+    GROUP BY u.tenant_id
+    HAVING sum(u.ledger_rows) > 0
+) AS t
+CROSS JOIN
+    LATERAL (
+        SELECT max(l.updated_at) AS newest
+        FROM revenue_ledger AS l
+        WHERE l.tenant_id = t.tenant_id
+    ) AS n
 WITH DATA;
 
 -- The view was created just above, in this transaction: nobody else can see it yet.
@@ -40,7 +73,8 @@ COMMENT ON MATERIALIZED VIEW mv_realtime_revenue IS
 Data Class: Non-PII
 Ownership: Attribution service
 Contract Mapping: api-contracts/openapi/v1/attribution.yaml:39-64 (RealtimeRevenueResponse)
-Refresh Policy: CONCURRENTLY with TTL-based refresh (30-60s), see refresh_read_models()';
+Refresh Policy: CONCURRENTLY with TTL-based refresh (30-60s), see refresh_read_models(); '
+'built from rollup_ledger_daily and its deltas (O(tenants x days) per refresh)';
 COMMENT ON COLUMN mv_realtime_revenue.tenant_id IS 'Tenant identifier. Tenant isolation.';
 COMMENT ON COLUMN mv_realtime_revenue.total_revenue IS
 'Total revenue in dollars, exact to the cent (sum of revenue_ledger.revenue_cents / 100). '

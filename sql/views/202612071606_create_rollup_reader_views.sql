@@ -4,7 +4,7 @@
 -- (202511131202) they run with the owner's rights, filter on app.current_tenant_id, fail
 -- closed without it, and are security_barrier; app_rw and app_ro get SELECT. Groups whose
 -- count is not positive (every row deleted, or a deleted tenant's last deltas) are left out.
--- depends: 202612071604_build_realtime_revenue_from_rollups
+-- depends: 202612071605_build_realtime_revenue_from_rollups
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';

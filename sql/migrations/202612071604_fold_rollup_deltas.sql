@@ -4,7 +4,7 @@
 -- second caller returns "skipped" at once. Deltas of deleted tenants are discarded; groups
 -- that fold to zero are deleted. Readers never see a half fold (rollup + delta is constant
 -- across it). Owner only: EXECUTE and the bookkeeping table are not granted to any role.
--- depends: 202612071602_maintain_rollups_with_statement_triggers
+-- depends: 202612071603_backfill_rollups
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
