@@ -27,7 +27,9 @@ get a throwaway server of their own, so they cannot leak into the others.
 from __future__ import annotations
 
 import concurrent.futures
+import configparser
 import contextlib
+import functools
 import dataclasses
 import os
 import re
@@ -141,9 +143,63 @@ def _problem(root: Path, raw: dict, entry: Entry, seen: dict[str, str]) -> str |
     target = root / entry.file
     if not target.is_file():
         return f"file {entry.file} does not exist"
-    count = target.read_text(encoding="utf-8").count(entry.find)
+    text = target.read_text(encoding="utf-8")
+    count = text.count(entry.find)
     if count != 1:
         return f"find text occurs {count} times in {entry.file} (must be exactly once)"
+    return _inert(root, entry, text)
+
+
+#: A function, view or materialized view a migration defines (kind, name, argument list).
+DEFINITION = re.compile(r"^CREATE (?:OR REPLACE )?(FUNCTION|VIEW|MATERIALIZED VIEW) ([\w.]+)\s*(\([^)]*\))?", re.M | re.I)
+
+
+def _definitions(text: str) -> list[tuple[int, int, tuple]]:
+    """(start, end, key) of each function or view definition in a migration's text."""
+    found = []
+    for m in DEFINITION.finditer(text):
+        kind, name = m.group(1).upper(), m.group(2).lower().removeprefix("public.")
+        args = None
+        if kind == "FUNCTION":  # overloads differ by argument types: keep each argument's last type word
+            declared = [re.split(r"\s+DEFAULT\s+|\s*=", a, flags=re.I)[0].split() for a in (m.group(3) or "()")[1:-1].split(",")]
+            args = tuple(words[-1].lower() for words in declared if words)
+            body = text.find("$$", m.end())
+            end = text.find(";", text.find("$$", body + 2) + 2) if body >= 0 else text.find(";", m.end())
+        else:
+            end = text.find(";", m.end())
+        found.append((m.start(), end if end >= 0 else len(text), (kind, name, args)))
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _apply_order(root: Path) -> list[Path]:
+    """The migration files of ``root`` in yoyo's apply order (folders of its yoyo.ini)."""
+    from yoyo import read_migrations
+    from yoyo.migrations import topological_sort
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(root / "yoyo.ini", encoding="utf-8")
+    folders = [str(root / f) for f in parser.get("DEFAULT", "sources", fallback="").split()]
+    return [Path(m.path).resolve() for m in topological_sort(read_migrations(*folders))]
+
+
+def _inert(root: Path, entry: Entry, text: str) -> str | None:
+    """Why a mutation cannot change the schema: the object it edits is defined again by a
+    migration applied later, so the edited definition is never the one in force."""
+    if entry.file.endswith(".rollback.sql") or not (root / "yoyo.ini").is_file():
+        return None
+    order = _apply_order(root)
+    here = (root / entry.file).resolve()
+    if here not in order:
+        return None
+    offset = text.index(entry.find)
+    edited = {key for start, end, key in _definitions(text) if start <= offset <= end}
+    for later in order[order.index(here) + 1 :]:
+        again = edited & {key for _, _, key in _definitions(later.read_text(encoding="utf-8"))}
+        if again:
+            kind, name, _ = sorted(again)[0]
+            return (f"inert: {kind.lower()} {name} is defined again by {later.relative_to(root.resolve()).as_posix()}, "
+                    "applied later; target the definition in force")  # fmt: skip
     return None
 
 
