@@ -35,7 +35,6 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -43,7 +42,7 @@ from psycopg import sql
 
 from attribution_db import PROJECT_ROOT, CliError, dburl
 from attribution_db.bench import paths as qp
-from attribution_db.bench.seed import SCALES, TABLES, Scale, count_rows, seed
+from attribution_db.bench.seed import TABLES, Scale
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 DOC = PROJECT_ROOT / "docs" / "migrations.md"
@@ -540,34 +539,18 @@ def rehearse_database(url: str, count: int | None, extra_sources: tuple[str, ...
 def run(scale: Scale | str, keep: bool = False, count: int | None = None, extra_sources: tuple[str, ...] = (),
         results_dir: Path | None = RESULTS, write_doc: bool = True, base: str | None = None, log=print) -> tuple[int, dict]:  # fmt: skip
     """Prepare (or reuse) the benchmark database, rehearse, write the results; (exit code, result)."""
-    from attribution_db.bench.run import drop_database, machine, marker, prepare_database
+    from attribution_db.bench.run import benchmark_database, scale_named
     from attribution_db.targets import target
 
     if isinstance(scale, str):
-        if scale not in SCALES:
-            raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale!r}")
-        scale = SCALES[scale]
+        scale = scale_named(scale)
     if count is not None and count < 1:
         raise CliError("N must be at least 1 (leave it unset to rehearse every migration that can be)")
     wall0 = time.monotonic()
-    base = base or target()
-    url, needs_seed = prepare_database(base, scale, keep, log)
-    result: dict = {"scale": scale.name, "target_events": scale.events, "started_at": datetime.now(timezone.utc).isoformat()}
-    try:
-        with dburl.connect(url, autocommit=True) as conn:
-            result["machine"] = machine(conn)
-            if needs_seed:
-                log(f"seeding {scale.name}: {scale.events:,} events over 1,000 tenants")
-                seed(conn, scale, log=log)
-                conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                    sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))  # fmt: skip
-            result["counts"] = count_rows(conn)
+    with benchmark_database(scale, keep, base or target(), log) as (url, result):
+        result["counts"] = result["seed"]["counts"]
         result.update(rehearse_database(url, count, extra_sources, log=log))
         result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    finally:
-        if not keep:
-            drop_database(base, url)
-            log(f"dropped {dburl.parse(url)['dbname']} (KEEP=1 keeps it)")
     result["wall_s"] = round(time.monotonic() - wall0, 1)
     if results_dir is not None:
         results_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ whole transactions (BEGIN, role and tenant, statement, COMMIT) per second.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -584,24 +585,43 @@ def rollup_drift(conn) -> int:
 
 
 # -- the whole run ----------------------------------------------------------------------
-def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: float = 4.0, log=print) -> dict:
-    if scale_name not in SCALES:
-        raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {scale_name!r}")
-    scale = SCALES[scale_name]
-    wall0 = time.monotonic()
-    base = target()  # DATABASE_URL, else the local server (started as by `make db-start`)
+def scale_named(name: str) -> Scale:
+    if name not in SCALES:
+        raise CliError(f"SCALE must be one of {', '.join(SCALES)}, got {name!r}")
+    return SCALES[name]
+
+
+@contextlib.contextmanager
+def benchmark_database(scale: Scale, keep: bool, base: str, log=print):
+    """The benchmark database of ``scale`` on the server of ``base``: created, migrated and
+    seeded, or with ``keep`` reused when an earlier KEEP=1 run left it (new migrations
+    applied); dropped at the end unless ``keep``. Yields (url, result), result holding the
+    scale, the start time, the machine and the seed (make bench and make rehearse share it)."""
     url, needs_seed = prepare_database(base, scale, keep, log)
     result: dict = {"scale": scale.name, "target_events": scale.events, "started_at": datetime.now(timezone.utc).isoformat()}
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with dburl.connect(url, autocommit=True) as conn:
             result["machine"] = machine(conn)
             if needs_seed:
                 log(f"seeding {scale.name}: {scale.events:,} events over 1,000 tenants")
                 result["seed"] = seed(conn, scale, log=log)
                 conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                    sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))
+                    sql.Identifier(dburl.parse(url)["dbname"]), sql.Literal(marker(scale))))  # fmt: skip
             else:
                 result["seed"] = {"kept": True, "counts": count_rows(conn), **earlier_seed(scale)}
+        yield url, result
+    finally:
+        if not keep:
+            drop_database(base, url)
+            log(f"dropped {dburl.parse(url)['dbname']} (KEEP=1 keeps it)")
+
+
+def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: float = 4.0, log=print) -> dict:
+    scale = scale_named(scale_name)
+    wall0 = time.monotonic()
+    # DATABASE_URL, else the local server (started as by `make db-start`)
+    with benchmark_database(scale, keep, target(), log) as (url, result):
+        with dburl.connect(url, autocommit=True) as conn:
             result["migrations"] = [r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc, migration_id")]
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
             if rollups_present(conn):  # what the sidecar does after a load: fold, then refresh
@@ -638,10 +658,6 @@ def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: 
                 result["rollup_drift_groups"] = rollup_drift(conn)
                 log(f"rollup drift after the run: {result['rollup_drift_groups']} group(s)")
             result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    finally:
-        if not keep:
-            drop_database(base, url)
-            log(f"dropped {dburl.parse(url)['dbname']} (KEEP=1 keeps it)")
     result["wall_s"] = round(time.monotonic() - wall0, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{scale.name}.json"
