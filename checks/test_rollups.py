@@ -316,14 +316,8 @@ def test_a_second_fold_returns_at_once_while_one_runs(migrated_url):
 
 
 # == committed data, several connections ===========================================================
-@pytest.fixture(scope="module")
-def world(make_database):
-    url = make_database("rollups")
-    run_cli("migrate", url=url)
-    with psycopg.connect(url) as conn:
-        a = rows.full_tenant(conn, "Tenant A")
-        b = rows.full_tenant(conn, "Tenant B")
-    return {"url": url, "A": a, "B": b}
+# `world` (checks/conftest.py, module scope): this module's own migrated database with
+# tenants A and B.
 
 
 def writer(url: str, tenant, lock_timeout: str = "1s") -> psycopg.Connection:
