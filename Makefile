@@ -63,8 +63,8 @@ manifest: $(STAMP) ## add new migration files to sql/manifest.sha256 (recorded o
 schema: $(STAMP) ## regenerate sql/schema.sql and sql/catalog.json from a freshly migrated throwaway database
 	@$(CLI) schema
 
-verify: $(STAMP) ## check the live database (DATABASE_URL or local) against the migrations, read-only (JSON=1, MAX_AGE=s)
-	@$(CLI) verify $(if $(JSON),--json) $(if $(MAX_AGE),--max-age $(MAX_AGE)) $(if $(OWNER),--owner $(OWNER))
+verify: $(STAMP) ## check the live database (DATABASE_URL or local) against the migrations, read-only (JSON=1, MAX_AGE=s, SKIP_ROLLUPS=1)
+	@$(CLI) verify $(if $(JSON),--json) $(if $(MAX_AGE),--max-age $(MAX_AGE)) $(if $(OWNER),--owner $(OWNER)) $(if $(SKIP_ROLLUPS),--skip-rollups)
 
 refresh: $(STAMP) ## refresh the materialized views once if older than TTL (TTL=30, FORCE=1)
 	@$(CLI) refresh --ttl $(or $(TTL),30) $(if $(FORCE),--force)

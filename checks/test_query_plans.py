@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from attribution_db.bench import paths as qp
+from attribution_db.bench import rls, rls_server
 from attribution_db.bench.run import pick_tenants, refresh_all, tenant_context
 from attribution_db.bench.seed import SCALES, seed
 from checks.cli import run_cli
@@ -83,3 +84,30 @@ def test_bench_errors_are_one_line(args, url, fragment):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and fragment in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_in_server_rls_rounds_run_each_side_as_its_role_over_the_same_rows(seeded):
+    """bench/rls_server.py times four sides of each path; the ratio means something only if each
+    side runs as the role it stands for and reads exactly the rows the application reads.
+    Kills: rls-server-rls-side-as-owner, rls-server-owner-side-without-the-tenant."""
+    url, contexts, _ = seeded
+    ctx = contexts["median"]
+    tenant = str(ctx["tenant_id"])
+    wrong = []
+    with rls.bypass_role(url) as bypass, psycopg.connect(url, autocommit=True) as conn:
+        rls.load_policy_quals(conn)
+        owner = conn.execute("SELECT session_user").fetchone()[0]
+        expected_user = {"rls": "app_ro", "rls_control": "app_ro", "bypass_setting": bypass, "owner_setting": owner}
+        for path in qp.PATHS:
+            params = rls.params_for(path, ctx, 0)
+            with conn.transaction(force_rollback=True):
+                qp.as_tenant(conn, ctx["tenant_id"])
+                app_rows = len(conn.execute(path.sql(), params).fetchall())
+            for side in rls_server.SIDES:
+                got = rls_server.run_block(conn, path, side, tenant, params, 2, 1)
+                if (got["user"], got["rows"]) != (expected_user[side], app_rows):
+                    wrong.append(f"{path.name} {side}: ran as {got['user']} over {got['rows']} rows, "
+                                 f"expected {expected_user[side]} over {app_rows}")
+                if got["elapsed_us"] <= 0:
+                    wrong.append(f"{path.name} {side}: no time measured")
+    assert not wrong, "\n".join(wrong)

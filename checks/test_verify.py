@@ -305,6 +305,24 @@ def test_json_output_names_each_finding(clone):
     }
 
 
+def test_skip_rollups_leaves_out_the_rollup_drift_check_only(clone):
+    """--skip-rollups (SKIP_ROLLUPS=1) drops the one check that scans the raw tables, says so, and
+    keeps every catalog check. Kills: verify-skip-rollups-ignored, verify-skip-rollups-skips-catalog."""
+    tenant = uuid.uuid4()
+    tamper(clone, f"INSERT INTO tenants (id, name) VALUES ('{tenant}', 'drifted')",
+           f"INSERT INTO rollup_ledger_daily_delta VALUES ('{tenant}', '2026-01-01', 1, 0, 0, 5)")
+    code, lines, out = findings(clone)
+    assert code == 1 and len(lines) == 1, out
+    assert lines[0].startswith(f"rollups: rollup_ledger_daily {tenant} 2026-01-01: drift: ledger_rows 1 "), out
+    assert re.search(r"note: rollups: drift checked against the raw rows in \d+\.\d\d s", out), out
+    code, lines, out = findings(clone, "--skip-rollups")
+    assert code == 0 and lines == [], out
+    assert "note: rollups: drift not checked (--skip-rollups)" in out
+    tamper(clone, "CREATE INDEX idx_skip ON tenants (created_at)")
+    code, lines, out = findings(clone, "--skip-rollups")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("drift: index public.idx_skip"), out
+
+
 @pytest.mark.parametrize(
     "url, message",
     [

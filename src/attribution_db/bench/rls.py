@@ -42,6 +42,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path as FsPath
 
@@ -137,6 +138,12 @@ def difference(values: list[float]) -> dict:
 
 
 # -- pgbench ------------------------------------------------------------------------------
+def load_policy_quals(conn: psycopg.Connection) -> None:
+    """POLICY_QUALS from the live policies, so the owner's sides write what the policy says."""
+    POLICY_QUALS.clear()
+    POLICY_QUALS.update(dict(conn.execute(POLICY_QUALS_SQL).fetchall()))
+
+
 def pgbench() -> str:
     found = shutil.which("pgbench")
     for folder in PGBENCH_DIRS:
@@ -317,8 +324,7 @@ def measure(url: str, contexts: dict, rounds: int, seconds: float, log=print) ->
     binary = pgbench()
     with psycopg.connect(url) as conn:
         present = [p for p in qp.PATHS if not qp.missing_objects(conn, p)]
-        POLICY_QUALS.clear()
-        POLICY_QUALS.update(dict(conn.execute(POLICY_QUALS_SQL).fetchall()))
+        load_policy_quals(conn)
     names = {p.name: f"p{i:02d}" for i, p in enumerate(present)}
     result: dict = {
         "method": {
@@ -328,14 +334,22 @@ def measure(url: str, contexts: dict, rounds: int, seconds: float, log=print) ->
         },  # fmt: skip
         "tenants": {},
     }
+    with bypass_role(url):
+        return rounds_and_plans(url, binary, present, names, contexts, rounds, seconds, result, log)
+
+
+@contextmanager
+def bypass_role(url: str):
+    """BYPASS_ROLE for the length of a measurement (roles are cluster-wide: dropped after)."""
+    drop = sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(BYPASS_ROLE))
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(BYPASS_ROLE)))
+        conn.execute(drop)
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN BYPASSRLS IN ROLE app_ro").format(sql.Identifier(BYPASS_ROLE)))
     try:
-        return rounds_and_plans(url, binary, present, names, contexts, rounds, seconds, result, log)
+        yield BYPASS_ROLE
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(BYPASS_ROLE)))
+            conn.execute(drop)
 
 
 def rounds_and_plans(url: str, binary: str, present: list[qp.Path], names: dict, contexts: dict, rounds: int,

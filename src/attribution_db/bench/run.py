@@ -248,39 +248,56 @@ def interleaved(url: str, path: qp.Path, ctx: dict, samples: int) -> dict:
     }
 
 
+def together(workers: int, work, meanwhile=None) -> float:
+    """Run ``work(k, start)`` in ``workers`` threads that each wait on ``start`` when ready;
+    the seconds from the moment all are there until the last one ends (``meanwhile`` runs in
+    that time, e.g. a sleep that then tells them to stop). The first error is raised after
+    every thread has ended."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers + 1)
+
+    def guarded(k: int) -> None:
+        try:
+            work(k, start)
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    if meanwhile:
+        meanwhile()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return wall
+
+
 def concurrent(url: str, path: qp.Path, ctx: dict, samples: int, clients: int) -> dict:
     """``clients`` threads, each with its own connection, ``samples`` RLS transactions each."""
     conns = [psycopg.connect(url) for _ in range(clients)]
     lat: list[list[float]] = [[] for _ in range(clients)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients + 1)
 
-    def work(k: int) -> None:
-        try:
-            for i in range(WARMUP):
-                timed(conns[k], path, params_for(path, ctx, i), False)
-            barrier.wait()
-            for i in range(samples):
-                lat[k].append(timed(conns[k], path, params_for(path, ctx, i * clients + k), False))
-        except BaseException as exc:  # reported after the join
-            errors.append(exc)
-            barrier.abort()
+    def work(k: int, start: threading.Barrier) -> None:
+        for i in range(WARMUP):
+            timed(conns[k], path, params_for(path, ctx, i), False)
+        start.wait()
+        for i in range(samples):
+            lat[k].append(timed(conns[k], path, params_for(path, ctx, i * clients + k), False))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
     try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    for c in conns:
-        c.close()
-    if errors:
-        raise errors[0]
+        wall = together(clients, work)
+    finally:
+        for c in conns:
+            c.close()
     out = summary([x for per in lat for x in per])
     out["throughput_tps"] = round(clients * samples / wall, 1)
     return out
@@ -454,44 +471,31 @@ def bench_rollup_ingest(url: str, tenant_id: str, seconds: float, log=print) -> 
         # verified_at of this run's ledger rows (is_verified stays false): how they are found again
         stamp = datetime(1999, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=next(runs))
         done = [0] * writers
-        errors: list[BaseException] = []
         stop = threading.Event()
-        barrier = threading.Barrier(writers + 1)
 
-        def work(k: int) -> None:
-            try:
-                with psycopg.connect(url) as conn:
-                    i = 0
-                    barrier.wait()
-                    while not stop.is_set():
-                        ev = [events[(i + j) % len(events)] for j in range(rows_per_tx)]
-                        ch = [ROLLUP_CHANNELS[(i + j) % len(ROLLUP_CHANNELS)] for j in range(rows_per_tx)]
-                        cents = [100 + (i + j) % 900 for j in range(rows_per_tx)]
-                        with conn.transaction():
-                            qp.as_tenant(conn, tenant_id, "app_rw")
-                            conn.execute(ALLOC_BATCH, (tenant_id, tag, ev, ch, cents))
-                            conn.execute(LEDGER_BATCH, (tenant_id, stamp, cents))
-                        done[k] += rows_per_tx
-                        i += rows_per_tx
-            except BaseException as exc:  # reported after the join
-                errors.append(exc)
-                barrier.abort()
+        def work(k: int, start: threading.Barrier) -> None:
+            with psycopg.connect(url) as conn:
+                i = 0
+                start.wait()
+                while not stop.is_set():
+                    ev = [events[(i + j) % len(events)] for j in range(rows_per_tx)]
+                    ch = [ROLLUP_CHANNELS[(i + j) % len(ROLLUP_CHANNELS)] for j in range(rows_per_tx)]
+                    cents = [100 + (i + j) % 900 for j in range(rows_per_tx)]
+                    with conn.transaction():
+                        qp.as_tenant(conn, tenant_id, "app_rw")
+                        conn.execute(ALLOC_BATCH, (tenant_id, tag, ev, ch, cents))
+                        conn.execute(LEDGER_BATCH, (tenant_id, stamp, cents))
+                    done[k] += rows_per_tx
+                    i += rows_per_tx
 
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(writers)]
-        for t in threads:
-            t.start()
+        def run_then_stop() -> None:
+            time.sleep(seconds)
+            stop.set()
+
         try:
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
-        t0 = time.perf_counter()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
-        if errors:
-            raise errors[0]
+            wall = together(writers, work, run_then_stop)
+        finally:
+            stop.set()
         if not maintained:  # rows the rollups never saw leave with the triggers still off
             with psycopg.connect(url, autocommit=True) as conn:
                 set_rollup_triggers(conn, False)
@@ -626,8 +630,9 @@ def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: 
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
             if rollups_present(conn):  # what the sidecar does after a load: fold, then refresh
                 t0 = time.perf_counter()
-                conn.execute("SELECT * FROM fold_rollups()").fetchall()
+                folded = conn.execute("SELECT rollup_name, delta_rows FROM fold_rollups()").fetchall()
                 result["initial_fold_s"] = round(time.perf_counter() - t0, 3)
+                result["initial_fold_delta_rows"] = dict(folded)
             t0 = time.perf_counter()
             refresh_all(conn)
             result["initial_refresh_s"] = round(time.perf_counter() - t0, 3)
