@@ -81,6 +81,17 @@ def rls_target(result: dict) -> tuple[str, str, str] | None:
 VIEW_PATHS = {p.name for p in qp.PATHS if p.kind == "view"}
 
 
+def rls_rows(tenants: dict):
+    """(path, tenant, entry, comparisons, the rls − owner_setting cell) in the report's order."""
+    for name in qp.BY_NAME:
+        for label in LABELS:
+            entry = tenants.get(label, {}).get(name)
+            if entry:
+                d = entry["comparisons"]["policy"].get("difference_us", {})
+                diff = f"{d['mean_us']:+.1f} [{d['ci95_us'][0]:+.1f}, {d['ci95_us'][1]:+.1f}]" if d.get("ci95_us") else "n/a"
+                yield name, label, entry, entry["comparisons"], diff
+
+
 def rls_server_section(results: list[dict]) -> list[str]:
     """The in-server loops: every path and tenant, the like-with-like comparisons."""
     measured_ = [r for r in results if r.get("rls_server")]
@@ -111,19 +122,12 @@ def rls_server_section(results: list[dict]) -> list[str]:
             "control: rls / rls | rls − owner_setting, µs | owner_setting, µs (median) | loop |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for name in qp.BY_NAME:
-            for label in LABELS:
-                entry = rs["tenants"].get(label, {}).get(name)
-                if not entry:
-                    continue
-                c = entry["comparisons"]
-                d = c["policy"].get("difference_us", {})
-                diff = f"{d['mean_us']:+.1f} [{d['ci95_us'][0]:+.1f}, {d['ci95_us'][1]:+.1f}]" if d.get("ci95_us") else "n/a"
-                own = statistics.median(entry["stmt_us"]["owner_setting"])
-                lines.append(
-                    f"| `{name}` | {label} | {fmt_ci(c['policy'])} | {fmt_ci(c['policy_alone'])} | "
-                    f"{fmt_ci(c['privileges'])} | {fmt_ci(c['control'])} | {diff} | {own:,.1f} | {entry['loops']} |"
-                )
+        for name, label, entry, c, diff in rls_rows(rs["tenants"]):
+            own = statistics.median(entry["stmt_us"]["owner_setting"])
+            lines.append(
+                f"| `{name}` | {label} | {fmt_ci(c['policy'])} | {fmt_ci(c['policy_alone'])} | "
+                f"{fmt_ci(c['privileges'])} | {fmt_ci(c['control'])} | {diff} | {own:,.1f} | {entry['loops']} |"
+            )
         lines += ["", *rls_server_findings(r), ""]
     return lines
 
@@ -214,32 +218,25 @@ def rls_section(results: list[dict]) -> list[str]:
             "| path | tenant | **app_ro with RLS / owner**: rls / owner_setting | policy alone: rls / bypass | privileges: bypass / owner | rls / owner_param | rls / owner_generic | control: rls / rls | rls − owner_setting, µs | plan differs from rls (param, generic) |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for name in qp.BY_NAME:
-            for label in LABELS:
-                entry = ro["tenants"].get(label, {}).get(name)
-                if not entry:
-                    continue
-                c = entry["comparisons"]
-                d = c["policy"].get("difference_us", {})
-                diff = f"{d['mean_us']:+.1f} [{d['ci95_us'][0]:+.1f}, {d['ci95_us'][1]:+.1f}]" if d.get("ci95_us") else "n/a"
-                same = entry["same_plan_as_policy"]
-                plans_ = entry["plans"]
+        for name, label, entry, c, diff in rls_rows(ro["tenants"]):
+            same = entry["same_plan_as_policy"]
+            plans_ = entry["plans"]
 
-                def describe(side: str) -> str:
-                    if same[side]:
-                        return "no"
-                    shape = "plan" if plans_[side] != plans_["rls"] else ""
-                    cache = "custom" if plans_.get(f"{side}_cache", "").startswith("custom") else ""
-                    return "yes (" + " + ".join(x for x in (shape, cache) if x) + ")"
+            def describe(side: str) -> str:
+                if same[side]:
+                    return "no"
+                shape = "plan" if plans_[side] != plans_["rls"] else ""
+                cache = "custom" if plans_.get(f"{side}_cache", "").startswith("custom") else ""
+                return "yes (" + " + ".join(x for x in (shape, cache) if x) + ")"
 
-                differs = ", ".join(describe(k) for k in ("owner_param", "owner_generic"))
-                if not same["owner_setting"] or not same.get("bypass_setting", True):
-                    differs += " (**and owner_setting/bypass: not like with like**)"
-                lines.append(
-                    f"| `{name}` | {label} | {fmt_ci(c['policy'])} | {fmt_ci(c.get('policy_alone', {}))} | "
-                    f"{fmt_ci(c.get('privileges', {}))} | {fmt_ci(c['explicit_where'])} | "
-                    f"{fmt_ci(c['explicit_where_generic'])} | {fmt_ci(c['control'])} | {diff} | {differs} |"
-                )
+            differs = ", ".join(describe(k) for k in ("owner_param", "owner_generic"))
+            if not same["owner_setting"] or not same.get("bypass_setting", True):
+                differs += " (**and owner_setting/bypass: not like with like**)"
+            lines.append(
+                f"| `{name}` | {label} | {fmt_ci(c['policy'])} | {fmt_ci(c.get('policy_alone', {}))} | "
+                f"{fmt_ci(c.get('privileges', {}))} | {fmt_ci(c['explicit_where'])} | "
+                f"{fmt_ci(c['explicit_where_generic'])} | {fmt_ci(c['control'])} | {diff} | {differs} |"
+            )
         lines.append("")
         lines += rls_findings(r)
     return lines + rls_server_section(results)
