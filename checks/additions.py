@@ -145,6 +145,8 @@ FUNCTIONS = {
     "rollup_allocations_delta()": "trigger",
     "rollup_ledger_delta()": "trigger",
     "fold_rollups()": "record",
+    # 202612072002: one rollup's fold, of one tenant or all
+    "fold_rollup(text,uuid)": "bigint",
 }
 
 # 202611281500/1501: every timestamptz column an application role can write is finite
@@ -158,6 +160,11 @@ FINITE_TIMESTAMPS: dict[str, tuple[str, ...]] = {
 }
 for _table, _columns in FINITE_TIMESTAMPS.items():
     ADDITIONS[_table].checks.update({f"ck_{_table}_{c}_finite": f"CHECK (isfinite({c}))" for c in _columns})
+
+# 202612072000/2001: a channel fits every rollup key's index (23514 beyond 255 characters)
+ADDITIONS["attribution_allocations"].checks["ck_attribution_allocations_channel_length"] = (
+    "CHECK ((char_length(channel) <= 255))"
+)
 
 
 def added(table: str) -> Added:

@@ -97,8 +97,12 @@ def test_a_mutation_of_a_definition_replaced_later_is_named_inert(tmp_path):
     sql_dir.mkdir()
     (tmp_path / "yoyo.ini").write_text("[DEFAULT]\nsources = sql\n", encoding="utf-8")
     body = "CREATE OR REPLACE FUNCTION f(payload jsonb, shown integer DEFAULT 20) RETURNS int\nLANGUAGE sql AS $$ SELECT {} $$;\n"
-    (sql_dir / "1_first.sql").write_text(body.format(1) + "CREATE VIEW v AS SELECT 1 AS one;\n", encoding="utf-8")
-    (sql_dir / "2_second.sql").write_text("-- depends: 1_first\n" + body.format(2), encoding="utf-8")
+    tagged = ("CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $fn$\nDECLARE n int;\nBEGIN\n"
+              "    n := {};\n    RETURN n;\nEND\n$fn$;\n")  # a tagged body with statements inside
+    (sql_dir / "1_first.sql").write_text(body.format(1) + "CREATE VIEW v AS SELECT 1 AS one;\n" + tagged.format(7),
+                                         encoding="utf-8")  # fmt: skip
+    (sql_dir / "2_second.sql").write_text("-- depends: 1_first\n" + body.format(2) + tagged.replace("CREATE", "CREATE OR REPLACE", 1).format(8),
+                                          encoding="utf-8")  # fmt: skip
     (sql_dir / "3_other.sql").write_text("-- depends: 2_second\nCREATE FUNCTION f(payload text) RETURNS int\nLANGUAGE sql AS $$ SELECT 3 $$;\n", encoding="utf-8")
     (tmp_path / "checks" / "mutations").mkdir(parents=True)
     entries = "".join(ENTRY.format(id=i, file=f, find=find, kills="checks/t.py::a") for i, f, find in [
@@ -106,8 +110,10 @@ def test_a_mutation_of_a_definition_replaced_later_is_named_inert(tmp_path):
         ("in-force", "sql/2_second.sql", "SELECT 2 $$"),
         ("view-kept", "sql/1_first.sql", "SELECT 1 AS one"),
         ("overload-kept", "sql/3_other.sql", "SELECT 3 $$"),
+        ("tagged-replaced", "sql/1_first.sql", "n := 7;"),
     ])  # fmt: skip
     (tmp_path / "checks" / "mutations" / "x.yaml").write_text(entries, encoding="utf-8")
     problems = {e.id: e.problem for e in mutate.load_catalog(tmp_path)}
     assert problems["replaced"] and "inert: function f is defined again by sql/2_second.sql" in problems["replaced"]
     assert problems["in-force"] is None and problems["view-kept"] is None and problems["overload-kept"] is None
+    assert problems["tagged-replaced"] and "inert: function g is defined again by sql/2_second.sql" in problems["tagged-replaced"]

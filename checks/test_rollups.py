@@ -18,6 +18,7 @@ Mutations killed: checks/mutations/rollups.yaml (each test names its own below).
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -141,16 +142,17 @@ def test_maintenance_functions_are_definer_with_a_pinned_search_path(catalog, fu
     assert config and "search_path=pg_catalog, public" in config, f"{function} config {config}"
 
 
+@pytest.mark.parametrize("function", ["fold_rollups()", "fold_rollup(text, uuid)"])
 @pytest.mark.parametrize("role", [*APP_ROLES, "public"])
-def test_fold_is_not_executable_by_app_roles(catalog, role):
-    """Kills: fold-executable-by-public."""
+def test_fold_is_not_executable_by_app_roles(catalog, role, function):
+    """Kills: fold-executable-by-public, fold-rollup-executable-by-public."""
     if role == "public":
         granted = catalog.execute(
             "SELECT count(*) > 0 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
-            "WHERE p.oid = 'fold_rollups()'::regprocedure AND a.grantee = 0").fetchone()[0]  # fmt: skip
+            "WHERE p.oid = %s::regprocedure AND a.grantee = 0", [function]).fetchone()[0]  # fmt: skip
     else:
-        granted = catalog.execute("SELECT has_function_privilege(%s, 'fold_rollups()', 'EXECUTE')", [role]).fetchone()[0]
-    assert not granted, f"{role} may execute fold_rollups()"
+        granted = catalog.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, function]).fetchone()[0]
+    assert not granted, f"{role} may execute {function}"
 
 
 @pytest.mark.parametrize("view", ROLLUP_VIEWS)
@@ -242,6 +244,70 @@ def test_the_day_is_the_utc_day_whatever_the_writer_time_zone(db, two):
                       "UNION ALL SELECT utc_day FROM rollup_ledger_daily_delta WHERE tenant_id = %s", [a, a]).fetchall()  # fmt: skip
     assert {d for (d,) in days} == {BASE.date()}
     assert_exact(db, [a])
+
+
+def random_text(n: int, low: int, high: int, seed: int = 5) -> str:
+    """``n`` characters drawn from code points [low, high): incompressible, unlike a repeat."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(low, high)) for _ in range(n))
+
+
+def test_a_channel_over_255_characters_is_refused_and_the_longest_allowed_folds(db, two):
+    """A 2,680-byte channel used to fit the channel index but not the rollup's key, and stopped
+    the fold of every tenant (54000). Kills: no-channel-length-limit."""
+    (a, ea), _ = two.items()
+    with db.transaction():
+        rows.begin_as(db, "app_rw", a)
+        throws_ok(db, "INSERT INTO attribution_allocations (tenant_id, event_id, channel) VALUES (%s, %s, %s)",
+                  [a, ea, random_text(2680, 33, 127)], "23514", "ck_attribution_allocations_channel_length")  # fmt: skip
+        throws_ok(db, "INSERT INTO attribution_allocations (tenant_id, event_id, channel) VALUES (%s, %s, %s)",
+                  [a, ea, "x" * 256], "23514", "ck_attribution_allocations_channel_length")  # fmt: skip
+        widest = random_text(255, 0x10000, 0x10FFFF)  # 4 bytes each: 1,020 bytes, the largest key
+        db.execute("INSERT INTO attribution_allocations (tenant_id, event_id, channel) VALUES (%s, %s, %s)",
+                   [a, ea, widest])  # fmt: skip
+        db.execute("RESET ROLE")
+    folded = {r[0]: r[1] for r in db.execute("SELECT rollup_name, detail FROM fold_rollups()")}
+    assert folded == {"rollup_channel_daily": "folded", "rollup_ledger_daily": "folded"}
+    assert db.execute("SELECT count(*) FROM rollup_channel_daily WHERE channel = %s", [widest]).fetchone()[0] == 1
+    assert_exact(db, [a])
+
+
+def test_deltas_that_cannot_fold_hold_back_only_their_tenant(db, two):
+    """A delta whose key no longer fits (written before the length check, say) is left unfolded
+    with its tenant's other deltas, named in the detail; every other tenant folds and readers
+    still add the unfolded deltas. Kills: fold-stops-at-one-bad-tenant, fold-fallback-folds-nothing."""
+    (a, ea), (b, eb) = two.items()
+    alloc(db, a, ea, channel="email", allocated_revenue_cents=10)
+    alloc(db, b, eb, channel="email", allocated_revenue_cents=20)
+    rows.insert(db, "revenue_ledger", tenant_id=b, revenue_cents=30)
+    db.execute("INSERT INTO rollup_channel_daily_delta VALUES (%s, %s, %s, 1, 5)", [b, BASE.date(), random_text(2680, 33, 127)])
+    for _ in range(2):  # and again: the held-back deltas do not stop the next fold either
+        got = {r[0]: r[1:] for r in db.execute("SELECT rollup_name, folded, detail FROM fold_rollups()")}
+        folded, detail = got["rollup_channel_daily"]
+        assert folded and detail.startswith("folded tenant by tenant after 54000"), detail
+        assert f"1 tenant(s) left unfolded (their deltas are still read): {b}" in detail, detail
+        assert got["rollup_ledger_daily"] == (True, "folded")
+    left = dict(db.execute("SELECT tenant_id, count(*) FROM rollup_channel_daily_delta GROUP BY 1").fetchall())
+    assert left == {b: 2}, left
+    assert db.execute("SELECT count(*) FROM rollup_ledger_daily_delta").fetchone()[0] == 0
+    channel, _ = through_views(db, [a, b])
+    assert {(r[0], r[2], r[4]) for r in channel if r[2] == "email"} == {(a, "email", 10), (b, "email", 20)}
+
+
+def test_a_failing_fold_does_not_stop_the_refresh_of_the_views(make_database):
+    """make refresh refreshes both views (they read the unfolded deltas too) when the fold
+    fails, then exits non-zero naming the fold. Kills: refresh-stops-at-a-failing-fold."""
+    url = make_database("fold_fails")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE OR REPLACE FUNCTION fold_rollups() RETURNS TABLE (rollup_name text, folded boolean, "
+                     "delta_rows bigint, duration_ms numeric, detail text) LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'fold broken for this check' USING ERRCODE = 'XX000'; END $$")  # fmt: skip
+    proc = run_cli("refresh", "--force", url=url, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "mv_realtime_revenue: refreshed" in out and "mv_reconciliation_status: refreshed" in out, out
+    assert "fold_rollups(): XX000 fold broken for this check (the views were refreshed)" in proc.stderr, out
 
 
 MIGRATIONS = ROOT / "sql" / "migrations"

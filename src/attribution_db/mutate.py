@@ -151,6 +151,7 @@ def _problem(root: Path, raw: dict, entry: Entry, seen: dict[str, str]) -> str |
 
 
 #: A function, view or materialized view a migration defines (kind, name, argument list).
+DOLLAR_QUOTE = re.compile(r"\$(\w*)\$")
 DEFINITION = re.compile(r"^CREATE (?:OR REPLACE )?(FUNCTION|VIEW|MATERIALIZED VIEW) ([\w.]+)\s*(\([^)]*\))?", re.M | re.I)
 
 
@@ -163,8 +164,9 @@ def _definitions(text: str) -> list[tuple[int, int, tuple]]:
         if kind == "FUNCTION":  # overloads differ by argument types: keep each argument's last type word
             declared = [re.split(r"\s+DEFAULT\s+|\s*=", a, flags=re.I)[0].split() for a in (m.group(3) or "()")[1:-1].split(",")]
             args = tuple(words[-1].lower() for words in declared if words)
-            body = text.find("$$", m.end())
-            end = text.find(";", text.find("$$", body + 2) + 2) if body >= 0 else text.find(";", m.end())
+            quote = DOLLAR_QUOTE.search(text, m.end())  # the body: $$ ... $$ or $tag$ ... $tag$
+            close = text.find(quote.group(0), quote.end()) if quote else -1
+            end = text.find(";", close + len(quote.group(0))) if close >= 0 else text.find(";", m.end())
         else:
             end = text.find(";", m.end())
         found.append((m.start(), end if end >= 0 else len(text), (kind, name, args)))
