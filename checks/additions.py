@@ -147,6 +147,8 @@ FUNCTIONS = {
     "fold_rollups()": "record",
     # 202612072002: one rollup's fold, of one tenant or all
     "fold_rollup(text,uuid)": "bigint",
+    # 202612072003: the batch a fold moves per call
+    "rollup_fold_batch_rows()": "bigint",
 }
 
 # 202611281500/1501: every timestamptz column an application role can write is finite

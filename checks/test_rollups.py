@@ -142,10 +142,10 @@ def test_maintenance_functions_are_definer_with_a_pinned_search_path(catalog, fu
     assert config and "search_path=pg_catalog, public" in config, f"{function} config {config}"
 
 
-@pytest.mark.parametrize("function", ["fold_rollups()", "fold_rollup(text, uuid)"])
+@pytest.mark.parametrize("function", ["fold_rollups()", "fold_rollup(text, uuid)", "rollup_fold_batch_rows()"])
 @pytest.mark.parametrize("role", [*APP_ROLES, "public"])
 def test_fold_is_not_executable_by_app_roles(catalog, role, function):
-    """Kills: fold-executable-by-public, fold-rollup-executable-by-public."""
+    """Kills: fold-executable-by-public, fold-rollup-executable-by-public, fold-batch-executable-by-public."""
     if role == "public":
         granted = catalog.execute(
             "SELECT count(*) > 0 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
@@ -308,6 +308,45 @@ def test_a_failing_fold_does_not_stop_the_refresh_of_the_views(make_database):
     assert proc.returncode == 1, out
     assert "mv_realtime_revenue: refreshed" in out and "mv_reconciliation_status: refreshed" in out, out
     assert "fold_rollups(): XX000 fold broken for this check (the views were refreshed)" in proc.stderr, out
+
+
+SMALL_BATCH = ("CREATE OR REPLACE FUNCTION rollup_fold_batch_rows() RETURNS bigint LANGUAGE sql STABLE "
+               "SET search_path = pg_catalog AS $$ SELECT {}::bigint $$")
+
+
+def test_a_fold_moves_at_most_a_batch_and_says_when_more_remain(db, two):
+    """One call stays bounded however many deltas piled up (a whole fold of ~15M once outran the
+    sidecar's timeout at every round). Kills: fold-unbounded, fold-hides-more."""
+    (a, ea), (b, _) = two.items()
+    db.execute(SMALL_BATCH.format(3))  # rolled back with the test
+    for i in range(5):  # five statements: five channel delta rows
+        alloc(db, a, ea, channel=f"c{i}", allocated_revenue_cents=i)
+    rows.insert(db, "revenue_ledger", tenant_id=b)
+    fold_sql = "SELECT rollup_name, delta_rows, detail FROM fold_rollups()"
+    got = {r[0]: r[1:] for r in db.execute(fold_sql)}
+    assert got == {"rollup_channel_daily": (3, "folded; more deltas remain: call again"),
+                   "rollup_ledger_daily": (1, "folded")}, got  # fmt: skip
+    assert_exact(db, [a, b], fold=False)  # the unfolded rest is still read
+    got = {r[0]: r[1:] for r in db.execute(fold_sql)}
+    assert got["rollup_channel_daily"] == (2, "folded"), got
+    assert_exact(db, [a, b])
+
+
+def test_make_refresh_folds_batch_after_batch_until_none_is_left(make_database):
+    """Kills: refresh-folds-one-batch, fold-hides-more."""
+    url = make_database("fold_batches")
+    run_cli("migrate", url=url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(SMALL_BATCH.format(2))
+        tenant = rows.tenant(conn, "Batches")
+        event = rows.event(conn, tenant)
+        for i in range(5):
+            alloc(conn, tenant, event, channel=f"c{i}")
+    out = run_cli("refresh", "--force", url=url).stdout
+    assert out.count("rollup_channel_daily: folded 2 delta rows") == 2 and out.count("; more remain") == 2, out
+    assert "rollup_channel_daily: folded 1 delta rows" in out, out
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM rollup_channel_daily_delta").fetchone()[0] == 0
 
 
 MIGRATIONS = ROOT / "sql" / "migrations"

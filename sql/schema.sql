@@ -24,7 +24,11 @@ BEGIN
     IF target = 'rollup_channel_daily' THEN
         WITH taken AS (
             DELETE FROM rollup_channel_daily_delta AS d
-            WHERE only_tenant IS NULL OR d.tenant_id = only_tenant
+            WHERE d.ctid = ANY(ARRAY(
+                SELECT x.ctid FROM rollup_channel_daily_delta AS x
+                WHERE only_tenant IS NULL OR x.tenant_id = only_tenant
+                LIMIT rollup_fold_batch_rows()
+            ))
             RETURNING tenant_id, utc_day, channel, allocations, allocated_revenue_cents
         ),
         summed AS (
@@ -63,7 +67,11 @@ BEGIN
     ELSE
         WITH taken AS (
             DELETE FROM rollup_ledger_daily_delta AS d
-            WHERE only_tenant IS NULL OR d.tenant_id = only_tenant
+            WHERE d.ctid = ANY(ARRAY(
+                SELECT x.ctid FROM rollup_ledger_daily_delta AS x
+                WHERE only_tenant IS NULL OR x.tenant_id = only_tenant
+                LIMIT rollup_fold_batch_rows()
+            ))
             RETURNING tenant_id, utc_day, ledger_rows, verified_rows,
             verified_revenue_cents, unverified_revenue_cents
         ),
@@ -116,7 +124,7 @@ $$;
 -- Name: FUNCTION fold_rollup(target text, only_tenant uuid); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.fold_rollup(target text, only_tenant uuid) IS 'Fold the committed deltas of one rollup (rollup_channel_daily or rollup_ledger_daily) into it, of one tenant or of all (NULL); returns the delta rows moved. Called by fold_rollups(), which holds the single-flight lock. Owner only.';
+COMMENT ON FUNCTION public.fold_rollup(target text, only_tenant uuid) IS 'Fold at most rollup_fold_batch_rows() committed deltas of one rollup (rollup_channel_daily or rollup_ledger_daily) into it, of one tenant or of all (NULL); returns the delta rows moved. Called by fold_rollups(), which holds the single-flight lock. Owner only.';
 
 --
 -- Name: fold_rollups(); Type: FUNCTION; Schema: public; Owner: -
@@ -136,6 +144,8 @@ DECLARE
     tenant uuid;
     failed uuid[];
     first_error text;
+    part bigint;
+    more boolean;
 BEGIN
     FOREACH target IN ARRAY ARRAY['rollup_channel_daily', 'rollup_ledger_daily'] LOOP
         BEGIN
@@ -150,10 +160,12 @@ BEGIN
         outcome := 'folded';
         BEGIN
             moved := fold_rollup(target, NULL);
+            more := moved >= rollup_fold_batch_rows();
         EXCEPTION
             WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
                 first_error := sqlstate || ' ' || sqlerrm;
                 moved := 0;
+                more := FALSE;
                 failed := ARRAY[]::uuid[];
                 FOR tenant IN
                     SELECT DISTINCT d.tenant_id FROM rollup_channel_daily_delta AS d
@@ -163,7 +175,9 @@ BEGIN
                     WHERE target = 'rollup_ledger_daily'
                 LOOP
                     BEGIN
-                        moved := moved + fold_rollup(target, tenant);
+                        part := fold_rollup(target, tenant);
+                        moved := moved + part;
+                        more := more OR part >= rollup_fold_batch_rows();
                     EXCEPTION
                         WHEN data_exception
                             OR integrity_constraint_violation
@@ -179,6 +193,9 @@ BEGIN
                     || CASE WHEN cardinality(failed) > 5 THEN ', ...' ELSE '' END
                 );
         END;
+        IF more THEN
+            outcome := outcome || '; more deltas remain: call again';
+        END IF;
         elapsed := round((extract(EPOCH FROM clock_timestamp() - started) * 1000)::numeric, 3);
         UPDATE rollup_folds AS f
         SET
@@ -196,7 +213,7 @@ $$;
 -- Name: FUNCTION fold_rollups(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.fold_rollups() IS 'Move the committed rows of both delta tables into their rollups (one transaction); one caller at a time per rollup (row lock on its rollup_folds row, FOR UPDATE NOWAIT), others return skipped at once. When a rollup''s fold fails on data (SQLSTATE class 22, 23 or 54) it folds tenant by tenant and names the tenants left unfolded in detail. Owner only.';
+COMMENT ON FUNCTION public.fold_rollups() IS 'Move committed delta rows into their rollups, at most rollup_fold_batch_rows() per rollup per call (one transaction); detail ends with "more deltas remain: call again" when the batch was full. One caller at a time per rollup (row lock on its rollup_folds row, FOR UPDATE NOWAIT), others return skipped at once. When a rollup''s fold fails on data (SQLSTATE class 22, 23 or 54) it folds tenant by tenant and names the tenants left unfolded in detail. Owner only.';
 
 --
 -- Name: has_pii_key(jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -885,6 +902,21 @@ $$;
 --
 
 COMMENT ON FUNCTION public.rollup_allocations_delta() IS 'Trigger function (AFTER INSERT/UPDATE/DELETE, for each statement, transition tables): appends the statement''s signed change per tenant, day and channel to rollup_channel_daily_delta in one INSERT; TRUNCATE empties rollup and delta.';
+
+--
+-- Name: rollup_fold_batch_rows(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rollup_fold_batch_rows() RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog'
+    AS $$ SELECT 500000::bigint $$;
+
+--
+-- Name: FUNCTION rollup_fold_batch_rows(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.rollup_fold_batch_rows() IS 'Most delta rows of one rollup that one fold_rollups() call moves (500,000: 5-7 s at 10M events).';
 
 --
 -- Name: rollup_ledger_delta(); Type: FUNCTION; Schema: public; Owner: -
@@ -3347,6 +3379,12 @@ REVOKE ALL ON FUNCTION public.refresh_read_models(ttl interval, force boolean) F
 --
 
 REVOKE ALL ON FUNCTION public.rollup_allocations_delta() FROM PUBLIC;
+
+--
+-- Name: FUNCTION rollup_fold_batch_rows(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rollup_fold_batch_rows() FROM PUBLIC;
 
 --
 -- Name: FUNCTION rollup_ledger_delta(); Type: ACL; Schema: public; Owner: -

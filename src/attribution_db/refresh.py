@@ -1,7 +1,8 @@
 """Refresh the materialized views through refresh_read_model(), once or as a sidecar.
 
-Each round first folds the rollups' deltas (fold_rollups(), where it exists), so the
-materialized view built from the rollups reads few delta rows. The SQL function does the work (TTL, single flight, bookkeeping, RLS refusal); this
+Each round first folds the rollups' deltas (fold_rollups(), where it exists: one bounded
+batch per sidecar round; a one-shot refresh folds until none is left), so the materialized
+view built from the rollups reads few delta rows. The SQL function does the work (TTL, single flight, bookkeeping, RLS refusal); this
 module calls it per view in its own transaction and logs one line per view.
 
 The sidecar (``--every N``) never gives up on a database error: it logs it in one line and
@@ -71,19 +72,30 @@ def refresh_view(conn: psycopg.Connection, view: str, ttl: float, force: bool) -
 FOLD_SQL = "SELECT rollup_name, folded, delta_rows, duration_ms, detail FROM fold_rollups()"
 
 
-def fold(conn: psycopg.Connection) -> list[tuple]:
-    """Fold the rollups' deltas (fold_rollups()) before a refresh; nothing where it is absent."""
+#: fold_rollups() moves a bounded batch per call and ends its detail so when more remain.
+MORE = "more deltas remain"
+MAX_FOLD_CALLS = 1000  # a one-shot refresh folds at most this many batches (500M delta rows)
+
+
+def fold(conn: psycopg.Connection, until_done: bool = False) -> list[tuple]:
+    """Fold the rollups' deltas (fold_rollups()) before a refresh; nothing where it is absent.
+    One bounded batch per rollup, or (``until_done``) batches until none is left."""
     if conn.execute("SELECT to_regprocedure('fold_rollups()') IS NULL").fetchone()[0]:
         return []
-    rows = conn.execute(FOLD_SQL).fetchall()
-    for name, folded, moved, duration, detail in rows:
-        if not folded:
-            log(f"{name}: {detail}")
-        elif detail == "folded":
-            log(f"{name}: folded {moved} delta rows in {duration} ms")
-        else:  # folded tenant by tenant, some tenants' deltas left unfolded (named in detail)
-            log(f"{name}: warning: {detail}; {moved} delta rows folded in {duration} ms")
-    return rows
+    done: list[tuple] = []
+    for _ in range(MAX_FOLD_CALLS if until_done else 1):
+        rows = conn.execute(FOLD_SQL).fetchall()
+        for name, folded, moved, duration, detail in rows:
+            if not folded:
+                log(f"{name}: {detail}")
+            elif detail.startswith("folded tenant by tenant"):  # some tenants' deltas left unfolded
+                log(f"{name}: warning: {detail}; {moved} delta rows folded in {duration} ms")
+            else:
+                log(f"{name}: folded {moved} delta rows in {duration} ms" + ("; more remain" if MORE in detail else ""))
+        done += rows
+        if not any(folded and MORE in (detail or "") for _, folded, _, _, detail in rows):
+            break
+    return done
 
 
 def log_result(row: tuple) -> None:
@@ -96,7 +108,7 @@ def refresh_once(conn: psycopg.Connection, ttl: float, force: bool) -> list[tupl
     results = []
     fold_error = None
     try:
-        fold(conn)
+        fold(conn, until_done=True)
     except psycopg.errors.InsufficientPrivilege as exc:
         raise CliError(f"fold_rollups(): {exc.diag.message_primary}") from None
     except psycopg.Error as exc:  # the views read the unfolded deltas too: refresh them all the same
