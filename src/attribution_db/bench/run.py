@@ -630,9 +630,15 @@ def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: 
             anchor = conn.execute("SELECT max(occurred_at) FROM attribution_events").fetchone()[0]
             if rollups_present(conn):  # what the sidecar does after a load: fold, then refresh
                 t0 = time.perf_counter()
-                folded = conn.execute("SELECT rollup_name, delta_rows FROM fold_rollups()").fetchall()
+                moved: dict[str, int] = {}
+                while True:  # bounded batches (202612072003): call again while more remain
+                    batch = conn.execute("SELECT rollup_name, delta_rows, detail FROM fold_rollups()").fetchall()
+                    for name, rows_, _ in batch:
+                        moved[name] = moved.get(name, 0) + (rows_ or 0)
+                    if not any("more deltas remain" in (detail or "") for _, _, detail in batch):
+                        break
                 result["initial_fold_s"] = round(time.perf_counter() - t0, 3)
-                result["initial_fold_delta_rows"] = dict(folded)
+                result["initial_fold_delta_rows"] = moved
             t0 = time.perf_counter()
             refresh_all(conn)
             result["initial_refresh_s"] = round(time.perf_counter() - t0, 3)
