@@ -145,9 +145,8 @@ FUNCTIONS = {
     "rollup_allocations_delta()": "trigger",
     "rollup_ledger_delta()": "trigger",
     "fold_rollups()": "record",
-    # 202612072002: one rollup's fold, of one tenant or all
+    # 202612072002: one rollup's fold, of one tenant or all, and the batch a call moves
     "fold_rollup(text,uuid)": "bigint",
-    # 202612072003: the batch a fold moves per call
     "rollup_fold_batch_rows()": "bigint",
 }
 

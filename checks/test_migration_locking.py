@@ -5,7 +5,7 @@ reader and writer until the migration's transaction ends. Catalog work under tha
 milliseconds; a DELETE, UPDATE, INSERT ... SELECT or REFRESH in the same transaction holds it
 for as long as it scans. `make rehearse SCALE=large` found the one case:
 202612071602's rollback empties the rollups with DELETE after dropping the capture triggers,
-and writers waited 1.20 s and 2.11 s at 10M events (about 3M rollup rows). It has landed and is kept as
+and writers waited 1.2 to 3.4 s at 10M events (about 3M rollup rows). It has landed and is kept as
 it is; docs/rollups.md#rolling-them-back gives the procedure (empty the rollups first, in
 their own transaction).
 

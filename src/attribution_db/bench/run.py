@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from attribution_db import PROJECT_ROOT, CliError, dburl
+from attribution_db import PROJECT_ROOT, CliError, dburl, refresh
 from attribution_db.bench import paths as qp
 from attribution_db.bench import rls
 from attribution_db.bench.seed import SCALES, SPAN, Scale, count_rows, seed
@@ -631,12 +631,8 @@ def run(scale_name: str, keep: bool = False, rls_rounds: int = 30, rls_seconds: 
             if rollups_present(conn):  # what the sidecar does after a load: fold, then refresh
                 t0 = time.perf_counter()
                 moved: dict[str, int] = {}
-                while True:  # bounded batches (202612072003): call again while more remain
-                    batch = conn.execute("SELECT rollup_name, delta_rows, detail FROM fold_rollups()").fetchall()
-                    for name, rows_, _ in batch:
-                        moved[name] = moved.get(name, 0) + (rows_ or 0)
-                    if not any("more deltas remain" in (detail or "") for _, _, detail in batch):
-                        break
+                for name, _, rows_, _, _ in refresh.fold(conn, until_done=True):  # batch after batch
+                    moved[name] = moved.get(name, 0) + (rows_ or 0)
                 result["initial_fold_s"] = round(time.perf_counter() - t0, 3)
                 result["initial_fold_delta_rows"] = moved
             t0 = time.perf_counter()

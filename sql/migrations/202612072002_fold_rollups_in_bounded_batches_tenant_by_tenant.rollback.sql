@@ -1,6 +1,6 @@
--- Roll back 202612072002_fold_rollups_tenant_by_tenant_on_error: fold_rollups() as
--- 202612071604 defined it (one statement per rollup, all tenants at once), and drop
--- fold_rollup().
+-- Roll back 202612072002_fold_rollups_in_bounded_batches_tenant_by_tenant: fold_rollups() as
+-- 202612071604 defined it (every delta of all tenants in one statement per rollup), and drop
+-- fold_rollup() and rollup_fold_batch_rows().
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
@@ -139,3 +139,4 @@ COMMENT ON FUNCTION fold_rollups() IS
 'return skipped at once. Owner only.';
 
 DROP FUNCTION fold_rollup(text, uuid);
+DROP FUNCTION rollup_fold_batch_rows();

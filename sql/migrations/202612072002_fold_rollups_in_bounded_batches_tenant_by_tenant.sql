@@ -1,9 +1,10 @@
--- fold_rollups() moves at most rollup_fold_batch_rows() (500,000) delta rows per rollup per
--- call, so a call stays within seconds however many deltas piled up. One app_rw statement can
--- append a million (distinct channels); at 17 us a row, past ~17M a whole fold outruns the
--- sidecar's 300 s statement timeout at every round and nothing is ever folded again. The
--- detail says "more deltas remain"; make refresh calls again, the sidecar at its next round.
--- depends: 202612072002_fold_rollups_tenant_by_tenant_on_error
+-- fold_rollups() stays bounded and moves on whatever one tenant writes. A call moves at most
+-- rollup_fold_batch_rows() (500,000) delta rows per rollup, so a backlog (one app_rw INSERT
+-- can append a million) never outruns the sidecar's 300 s timeout; the detail then ends with
+-- "more deltas remain". A fold failing on data (class 22, 23, 54: a key too large for the
+-- rollup's index) goes tenant by tenant and names the tenants it leaves unfolded.
+-- One rollup's fold moves to fold_rollup(rollup, tenant), tenant NULL for all. Owner only.
+-- depends: 202612072001_validate_allocation_channel_length
 
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
@@ -16,7 +17,7 @@ AS $$ SELECT 500000::bigint $$;
 
 REVOKE ALL ON FUNCTION rollup_fold_batch_rows() FROM PUBLIC; -- noqa: CP02
 
-CREATE OR REPLACE FUNCTION fold_rollup(target text, only_tenant uuid) RETURNS bigint
+CREATE FUNCTION fold_rollup(target text, only_tenant uuid) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public
 AS $fold$
@@ -124,6 +125,8 @@ BEGIN
     RETURN moved;
 END
 $fold$;
+
+REVOKE ALL ON FUNCTION fold_rollup(text, uuid) FROM PUBLIC; -- noqa: CP02
 
 CREATE OR REPLACE FUNCTION fold_rollups() RETURNS TABLE (
     rollup_name text,
